@@ -1,0 +1,3 @@
+from mldeploy.cli import main
+
+main()

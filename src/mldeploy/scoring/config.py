@@ -1,0 +1,128 @@
+"""Server settings: command-line values first, then the reference server's environment variables, then defaults."""
+
+import os
+from dataclasses import dataclass, field
+
+DEFAULT_PORT = 5001
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_SCORING_TIMEOUT_MS = 60_000
+DEFAULT_MAX_REQUEST_WAIT_MS = 500
+DEFAULT_MAX_BODY_BYTES = 100 * 1024 * 1024
+DEFAULT_INIT_RETRIES = 2
+
+ENV_ENTRY_SCRIPT = "AZUREML_ENTRY_SCRIPT"
+ENV_MODEL_DIR = "AZUREML_MODEL_DIR"
+ENV_APP_ROOT = "AML_APP_ROOT"
+ENV_SOURCE_DIR = "AZUREML_SOURCE_DIRECTORY"
+ENV_SCORING_TIMEOUT = "SCORING_TIMEOUT_MS"
+ENV_WORKER_COUNT = "WORKER_COUNT"
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work; the message names the setting and the fix."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    entry_script: str
+    app_root: str
+    model_dir: str | None = None
+    source_dir: str | None = None
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    workers: int = 1
+    scoring_timeout_ms: int = DEFAULT_SCORING_TIMEOUT_MS
+    max_concurrent_requests: int = 1
+    max_request_wait_ms: int = DEFAULT_MAX_REQUEST_WAIT_MS
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    debug_errors: bool = False
+    auth_keys: tuple[str, ...] = field(default=())
+    init_retries: int = DEFAULT_INIT_RETRIES
+
+    def worker_environment(self) -> dict[str, str]:
+        """The environment variables a worker (and so score.py) sees, as the reference sets them."""
+        env = dict(os.environ)
+        env[ENV_ENTRY_SCRIPT] = self.entry_script
+        env[ENV_APP_ROOT] = self.app_root
+        env[ENV_SCORING_TIMEOUT] = str(self.scoring_timeout_ms)
+        env[ENV_WORKER_COUNT] = str(self.workers)
+        if self.model_dir is not None:
+            env[ENV_MODEL_DIR] = self.model_dir
+        if self.source_dir is not None:
+            env[ENV_SOURCE_DIR] = self.source_dir
+        return env
+
+
+def _env_int(name: str) -> int | None:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"The environment variable {name}={raw!r} is not a whole number; set it to one.") from None
+
+
+def build_config(
+    entry_script: str | None,
+    *,
+    model_dir: str | None = None,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    workers: int | None = None,
+    scoring_timeout_ms: int | None = None,
+    max_concurrent_requests: int | None = None,
+    max_request_wait_ms: int = DEFAULT_MAX_REQUEST_WAIT_MS,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    debug_errors: bool = False,
+    auth_keys: tuple[str, ...] = (),
+    init_retries: int = DEFAULT_INIT_RETRIES,
+) -> ServerConfig:
+    """Merge command-line values with the reference's environment variables and check them."""
+    app_root = os.environ.get(ENV_APP_ROOT) or os.getcwd()
+    if entry_script:
+        script_path = os.path.realpath(entry_script)
+    elif os.environ.get(ENV_ENTRY_SCRIPT):
+        script_path = os.path.join(app_root, os.environ[ENV_ENTRY_SCRIPT])
+    else:
+        raise ConfigError("No entry script given. Pass it as `mldeploy serve score.py` or set AZUREML_ENTRY_SCRIPT.")
+    if not os.path.isfile(script_path):
+        raise ConfigError(
+            f"The entry script {script_path} does not exist. Check the path (relative paths are resolved "
+            f"from the current directory), or set AML_APP_ROOT to the folder that holds it."
+        )
+    worker_count = workers if workers is not None else (_env_int(ENV_WORKER_COUNT) or 1)
+    timeout_ms = scoring_timeout_ms if scoring_timeout_ms is not None else _env_int(ENV_SCORING_TIMEOUT)
+    config = ServerConfig(
+        entry_script=os.path.realpath(script_path),
+        app_root=os.path.realpath(app_root),
+        model_dir=model_dir if model_dir is not None else os.environ.get(ENV_MODEL_DIR),
+        source_dir=os.environ.get(ENV_SOURCE_DIR),
+        host=host,
+        port=port,
+        workers=worker_count,
+        scoring_timeout_ms=timeout_ms if timeout_ms is not None else DEFAULT_SCORING_TIMEOUT_MS,
+        max_concurrent_requests=max_concurrent_requests or worker_count,
+        max_request_wait_ms=max_request_wait_ms,
+        max_body_bytes=max_body_bytes,
+        debug_errors=debug_errors,
+        auth_keys=tuple(auth_keys),
+        init_retries=init_retries,
+    )
+    _check(config)
+    return config
+
+
+def _check(config: ServerConfig) -> None:
+    if not 1 <= config.port <= 65535:
+        raise ConfigError(f"Port {config.port} is outside 1-65535; choose a free port such as 5001.")
+    if config.workers < 1:
+        raise ConfigError(f"Worker count {config.workers} must be at least 1 (WORKER_COUNT or --workers).")
+    if config.scoring_timeout_ms < 1:
+        raise ConfigError("The scoring timeout must be at least 1 ms (SCORING_TIMEOUT_MS or --scoring-timeout-ms).")
+    if config.max_concurrent_requests < 1:
+        raise ConfigError("--max-concurrent-requests must be at least 1.")
+    if config.max_request_wait_ms < 0:
+        raise ConfigError("--max-request-wait-ms cannot be negative.")
+    if config.init_retries < 0:
+        raise ConfigError("--init-retries cannot be negative.")

@@ -1,0 +1,70 @@
+"""Plain-words reports for a scoring script that cannot start: where it failed, why, and the fix."""
+
+import os
+import sys
+import traceback
+from typing import Any
+
+from .shim.model import ModelNotFoundError, model_tree_lines
+
+STAGES = {
+    "import": "Loading the scoring script",
+    "check": "Checking the scoring script",
+    "init": "init()",
+}
+
+
+def _user_frame(error: BaseException, entry_script: str) -> traceback.FrameSummary | None:
+    """The innermost frame in the user's own code (not the standard library nor an installed package)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if isinstance(error, SyntaxError) and error.filename:
+        return traceback.FrameSummary(error.filename, error.lineno or 0, "<module>", line=error.text)
+    user_root = os.path.dirname(entry_script)
+    for frame in reversed(frames):
+        filename = os.path.realpath(frame.filename)
+        if filename.startswith(user_root) and "site-packages" not in filename:
+            return frame
+    return frames[-1] if frames else None
+
+
+def _fix(error: BaseException) -> str:
+    if isinstance(error, ModelNotFoundError):
+        return "Fix: use the model name shown in the model folder above, or deploy the model under that name."
+    if isinstance(error, ModuleNotFoundError):
+        return (
+            f"Fix: the package providing {error.name!r} is not installed in the environment that runs the "
+            "script. Add it to the conda file (pip section) or the pip requirements, then deploy again."
+        )
+    if isinstance(error, FileNotFoundError):
+        model_dir = os.environ.get("AZUREML_MODEL_DIR")
+        lines = [
+            f"Fix: the script opened a path that does not exist. Paths are relative to the app root {os.getcwd()}; "
+            "build model paths from AZUREML_MODEL_DIR or Model.get_model_path(name)."
+        ]
+        if model_dir and os.path.isdir(model_dir):
+            lines.append(f"AZUREML_MODEL_DIR={model_dir} holds:")
+            lines.extend(model_tree_lines(model_dir))
+        else:
+            lines.append(f"AZUREML_MODEL_DIR is {model_dir!r}, which is not a folder here.")
+        return "\n".join(lines)
+    if isinstance(error, MemoryError):
+        return "Fix: the worker ran out of memory while loading; give the deployment more memory (memory_gb)."
+    return "Fix: correct the error above in the script, then reload or deploy again."
+
+
+def describe(stage: str, error: BaseException, entry_script: str) -> dict[str, Any]:
+    """A report the front prints before it gives up: summary lines, the fix, and the full traceback."""
+    frame = _user_frame(error, entry_script)
+    what = f"{type(error).__name__}: {error}".rstrip(": ")
+    where = f"{frame.filename}, line {frame.lineno}, in {frame.name}" if frame else entry_script
+    summary = [f"{STAGES.get(stage, stage)} failed in {where}", f"  {frame.line}" if frame and frame.line else "", what]
+    return {
+        "stage": stage,
+        "summary": [line for line in summary if line],
+        "fix": _fix(error),
+        "traceback": "".join(traceback.format_exception(error)),
+        "exception": type(error).__name__,
+        "file": frame.filename if frame else entry_script,
+        "line": frame.lineno if frame else 0,
+        "python": sys.executable,
+    }

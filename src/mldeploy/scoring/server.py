@@ -1,0 +1,94 @@
+"""Run one scoring server: the worker pool, the HTTP front, and a clean exit with a reason."""
+
+import asyncio
+import logging
+import sys
+from typing import Any
+
+from .. import __version__
+from .access_log import AccessLog
+from .app import ScoringApp
+from .config import ServerConfig
+from .http import AsgiAdapter, bind, make_server
+from .metrics import ServerMetrics
+from .pool import WorkerPool
+
+LOG_FORMAT = "%(asctime)s %(levelname).1s [%(process)d] %(name)s - %(message)s"
+EXIT_INIT_FAILED = 3
+FLUSH_INTERVAL_S = 0.2
+
+logger = logging.getLogger("mldeploy.server")
+
+
+async def _flush_periodically(access_log: AccessLog) -> None:
+    while True:
+        await asyncio.sleep(FLUSH_INTERVAL_S)
+        access_log.flush()
+
+
+def _setup_logging() -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    for name in ("mldeploy", "uvicorn.error"):
+        named = logging.getLogger(name)
+        named.handlers = [handler]
+        named.setLevel(logging.INFO)
+        named.propagate = False
+
+
+def _banner(config: ServerConfig) -> None:
+    lines = [
+        f"mldeploy scoring server v{__version__}",
+        f"Entry script:        {config.entry_script}",
+        f"App root:            {config.app_root}",
+        f"Model directory:     {config.model_dir}",
+        f"Workers:             {config.workers}",
+        f"Scoring timeout:     {config.scoring_timeout_ms} ms",
+        f"Concurrent requests: {config.max_concurrent_requests} (wait at most {config.max_request_wait_ms} ms)",
+        f"Authentication:      {'key' if config.auth_keys else 'off'}",
+        f"Listening on:        http://{config.host}:{config.port}  (score: POST /score, health: GET /)",
+    ]
+    for line in lines:
+        logger.info(line)
+
+
+def _report_failure(report: dict[str, Any]) -> None:
+    logger.error("The scoring script could not start; the server stops.")
+    for line in report.get("summary", []):
+        logger.error(line)
+    for line in str(report.get("fix", "")).splitlines():
+        logger.error(line)
+
+
+async def serve(config: ServerConfig) -> int:
+    """Serve until interrupted (exit 0) or until the script cannot start (exit 3)."""
+    _setup_logging()
+    listener = bind(config.host, config.port)
+    metrics = ServerMetrics()
+    pool = WorkerPool(config, metrics)
+    access_log = AccessLog()
+    server = make_server(AsgiAdapter(ScoringApp(config, pool, metrics, access_log), config.max_body_bytes))
+    _banner(config)
+    pool.start()
+    flusher = asyncio.create_task(_flush_periodically(access_log))
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
+    await asyncio.wait([serving, pool.failure], return_when=asyncio.FIRST_COMPLETED)
+    exit_code = 0
+    if pool.failure.done():
+        _report_failure(pool.failure.result())
+        exit_code = EXIT_INIT_FAILED
+        server.should_exit = True
+    await serving
+    await pool.stop()
+    listener.close()
+    flusher.cancel()
+    access_log.flush()
+    return exit_code
+
+
+def run(config: ServerConfig) -> int:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(serve(config))
+    return uvloop.run(serve(config))

@@ -33,8 +33,8 @@ NOT_ALLOWED = "The method is not allowed for the requested URL."
 HEALTHY: Answer = (200, [("Content-Type", "text/html; charset=utf-8")], b"Healthy")
 ALLOW_GET = [("Content-Type", "text/html; charset=utf-8"), ("Allow", "GET, HEAD, OPTIONS")]
 SWAGGER_ALIASES = valid_aliases()
-SCORE_METHODS = {"GET", "POST", "OPTIONS", "HEAD"}
-ROUTES = ("/", "/score", "/swagger.json")
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+ROUTES = {"/": READ_METHODS, "/score": READ_METHODS | {"POST"}, "/swagger.json": READ_METHODS}
 
 
 def error_answer(status: int, message: str, **extra: str) -> Answer:
@@ -59,9 +59,12 @@ class RequestIds:
         self.client = client
 
     def problem(self) -> str | None:
+        """The 431 message when an id is too long; the ids that are too long are then not echoed."""
         if len(self.request) > HEADER_LIMIT:
+            self.request = self.legacy = self.client = ""
             return f"x-request-id must not exceed {HEADER_LIMIT} characters"
         if len(self.legacy) > HEADER_LIMIT or len(self.client) > HEADER_LIMIT:
+            self.legacy = self.client = ""
             return f"x-ms-request-id and x-ms-client-request-id must not exceed {HEADER_LIMIT} characters"
         return None
 
@@ -90,19 +93,20 @@ class ScoringApp:
         """Answer one request. ``headers`` names are lower-case."""
         started = time.perf_counter()
         header_map = dict(headers)
-        if path in ROUTES:
+        if path in ROUTES and method not in ROUTES[path]:
+            status, out, payload = error_answer(405, NOT_ALLOWED)
+        elif path in ROUTES:
             ids = RequestIds(header_map)
             problem = ids.problem()
             if problem:
                 status, out, payload = error_answer(431, problem)
+            elif path == "/score":
+                status, out, payload = await self._score(method, path, query, headers, header_map, body)
+            elif path == "/":
+                status, out, payload = self._health(method)
             else:
-                if path == "/score":
-                    status, out, payload = await self._score(method, path, query, headers, header_map, body)
-                elif path == "/":
-                    status, out, payload = self._health(method)
-                else:
-                    status, out, payload = self._swagger(method, query)
-                out = out + ids.headers()
+                status, out, payload = self._swagger(method, query)
+            out = out + ids.headers()
         elif path == "/metrics" and method in ("GET", "HEAD"):
             status, out, payload = 200, [("Content-Type", self.metrics.content_type)], self.metrics.render()
         else:
@@ -118,8 +122,6 @@ class ScoringApp:
     def _health(self, method: str) -> Answer:
         if method == "OPTIONS":
             return 200, list(ALLOW_GET), b""
-        if method not in ("GET", "HEAD"):
-            return error_answer(405, NOT_ALLOWED)
         if self.pool.ready_count:
             return HEALTHY[0], list(HEALTHY[1]), HEALTHY[2]
         return error_answer(503, "The scoring script's init() has not finished in any worker yet.")
@@ -127,8 +129,6 @@ class ScoringApp:
     def _swagger(self, method: str, query: str) -> Answer:
         if method == "OPTIONS":
             return 200, list(ALLOW_GET), b""
-        if method not in ("GET", "HEAD"):
-            return error_answer(405, NOT_ALLOWED)
         info = self.pool.info
         if info is None:
             return error_answer(503, "The scoring script has not started yet; try again once GET / answers Healthy.")
@@ -155,8 +155,6 @@ class ScoringApp:
     async def _score(
         self, method: str, path: str, query: str, headers: Headers, header_map: dict[str, str], body: bytes
     ) -> Answer:
-        if method not in SCORE_METHODS:
-            return error_answer(405, NOT_ALLOWED)
         if method != "OPTIONS" and not self._authorized(header_map):
             status, out, payload = error_answer(
                 401, "Authentication failed: send the service key as the header 'Authorization: Bearer <key>'."

@@ -29,7 +29,7 @@ class Servers:
         self.log_dir = log_dir
         self.started: list[Server] = []
 
-    def ours(self, script: str, *, healthy: bool = True, app_root: Path | None = None, **options) -> Server:  # type: ignore[no-untyped-def]
+    def ours(self, script: str | None, *, healthy: bool = True, app_root: Path | None = None, **options) -> Server:  # type: ignore[no-untyped-def]
         options.setdefault("model_dir", "azureml-models/sk-model/1")
         server = start_ours(script, app_root or self.app_root, self.log_dir, **options)
         self.started.append(server)

@@ -80,29 +80,23 @@ def _environment(model_dir: str | None, extra: dict[str, str] | None) -> dict[st
 
 
 def start_ours(
-    script: str | Path,
+    script: str | Path | None,
     app_root: Path,
     log_dir: Path,
     *,
     model_dir: str | None = None,
-    workers: int = 1,
+    workers: int | None = 1,
     args: Sequence[str] = (),
     env: dict[str, str] | None = None,
     python: str = sys.executable,
 ) -> Server:
+    """Our server; with ``script`` None and ``workers`` None, they come from the environment variables."""
     port = free_port()
-    command = [
-        python,
-        "-m",
-        "mldeploy",
-        "serve",
-        str(SCRIPTS / script),
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        *args,
-    ]
+    command = [python, "-m", "mldeploy", "serve", "--port", str(port), *args]
+    if script is not None:
+        command.append(str(SCRIPTS / script))
+    if workers is not None:
+        command += ["--workers", str(workers)]
     return Server(command, port, app_root, _environment(model_dir, env), log_dir / f"ours-{port}.log")
 
 

@@ -56,8 +56,22 @@ class ShimFinder(importlib.abc.MetaPathFinder):
         return None
 
 
+def _provides_top_level(name: str) -> bool:
+    """True when ``name``'s top-level package is ours (or the azureml namespace, which we may extend)."""
+    top = name.partition(".")[0]
+    spec = importlib.util.find_spec(top)
+    return top == "azureml" or spec is None or isinstance(spec.loader, _ShimLoader)
+
+
 def install() -> None:
-    """Make the azureml names importable for the scoring script (idempotent)."""
+    """Make the azureml names importable for the scoring script (idempotent).
+
+    The parent packages are imported too, so that ``import azureml.contrib.services.aml_request as m``
+    finds every intermediate module.
+    """
     if not any(isinstance(finder, ShimFinder) for finder in sys.meta_path):
         sys.meta_path.append(ShimFinder())
-    sys.modules.update(FORCED)
+    for name, module in FORCED.items():
+        sys.modules[name] = module
+        if _provides_top_level(name):
+            importlib.import_module(name.rpartition(".")[0])

@@ -5,6 +5,7 @@
 ``get_data()``, ``method``...).
 """
 
+import sys
 from typing import TypeVar
 
 from werkzeug.wrappers import Request
@@ -22,7 +23,14 @@ def rawhttp(func: F) -> F:
 
 
 def raw_http_requested() -> bool:
-    return _rawHttpRequested
+    """True when run() was marked ``@rawhttp``, by us or by a real azureml module a script imported anyway."""
+    if _rawHttpRequested:
+        return True
+    return any(
+        getattr(module, "_rawHttpRequested", False)
+        for name, module in list(sys.modules.items())
+        if name.endswith(".aml_request") and module is not None
+    )
 
 
 class AMLRequest(Request):

@@ -5,7 +5,6 @@ calling run() and encoding its result happen in a worker process.
 """
 
 import hmac
-import logging
 import time
 import uuid
 from urllib.parse import parse_qsl
@@ -18,8 +17,6 @@ from .metrics import ServerMetrics
 from .outputs import Headers, error_reply
 from .pool import WorkerDied, WorkerPool, WorkerTimedOut
 from .swagger import valid_aliases
-
-logger = logging.getLogger("mldeploy.server")
 
 Answer = tuple[int, Headers, bytes]
 

@@ -4,14 +4,11 @@ No web framework on the hot path: the ASGI adapter reads the body (413 past the 
 method, path, query, headers and body to ``ScoringApp.handle``.
 """
 
-import logging
 import socket
 
 import uvicorn
 
 from .app import ScoringApp, error_answer
-
-logger = logging.getLogger("mldeploy.http")
 
 TOO_LARGE = "The request body is larger than the limit of {limit} bytes. Send less data per request."
 

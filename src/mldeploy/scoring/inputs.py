@@ -2,7 +2,6 @@
 
 import inspect
 import json
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -87,6 +86,3 @@ def keyword_arguments(
             raise ClientError(400, f"A value is not provided for the {parameter.name!r} parameter.")
         arguments[parameter.name] = value
     return arguments
-
-
-ArgumentBuilder = Callable[[str, str, list[tuple[str, str]], bytes], dict[str, Any]]

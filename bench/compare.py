@@ -1,0 +1,148 @@
+"""Benchmark ours (``mldeploy serve``) against the reference (``azmlinfsrv``) on the same score.py and load.
+
+Run through ``bash bench/run.sh [options]``; see bench/README.md.
+"""
+
+import argparse
+import datetime
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root, for tests.*
+
+from tests.fixtures.models import build_app_root
+from tests.support.reference import reference_venv
+from tests.support.servers import Server
+
+from contenders import Contender, contenders, reference_version
+from procs import memory_of, worker_pids
+from report import machine, render
+from scenarios import SCENARIOS, Comparison, Measurement, Scenario
+from wrk import WrkResult, run_wrk, write_post_script
+
+DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.md"
+WARM_UP_S = 1.0
+QUICK_DURATION_S = 3.0
+
+
+@dataclass(frozen=True)
+class Load:
+    duration_s: float
+    connections: int
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of each measured run (default 10)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_DURATION_S:g} s runs, for a smoke test")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="markdown report")
+    return parser.parse_args(argv)
+
+
+def measure(contender: Contender, scenario: Scenario, post_script: Path, load: Load) -> Measurement:
+    """Start the server, time its cold start, warm it up, read its memory, load it, stop it."""
+    server = contender.start(scenario.script, scenario.workers)
+    try:
+        cold_start_s = server.wait_healthy()
+        url = server.url + "/score"
+        warm_up = run_wrk(url, post_script, WARM_UP_S, load.connections)
+        memory = memory_of(server.process.pid, contender.worker_marker, scenario.workers)
+        result = run_wrk(url, post_script, load.duration_s, load.connections)
+        replaced = worker_pids(server.process.pid, contender.worker_marker) != memory.worker_pids
+        problems = _problems({"warm-up": warm_up, "measured run": result}, server, replaced)
+    finally:
+        server.stop()
+    return Measurement(result, memory, cold_start_s, problems)
+
+
+def _problems(runs: dict[str, WrkResult], server: Server, workers_replaced: bool) -> tuple[str, ...]:
+    problems = [
+        f"{name}: {run.non_2xx} non-2xx, {run.socket_errors} socket errors" for name, run in runs.items() if run.failed
+    ]
+    if workers_replaced:
+        problems.append("worker processes replaced during the measured run")
+    if server.process.poll() is not None:
+        problems.append(f"server exited with {server.process.returncode}")
+    if problems:
+        problems.append(f"log: {server.log_path}")
+    return tuple(problems)
+
+
+def compare(scenario: Scenario, pair: tuple[Contender, Contender], work_dir: Path, load: Load) -> Comparison:
+    """Ours, then the reference, on one scenario."""
+    post_script = write_post_script(work_dir / f"post-{Path(scenario.script).stem}.lua", scenario.body)
+    ours, reference = (_measure_logged(contender, scenario, post_script, load) for contender in pair)
+    return Comparison(scenario, ours, reference)
+
+
+def _measure_logged(contender: Contender, scenario: Scenario, post_script: Path, load: Load) -> Measurement:
+    run = measure(contender, scenario, post_script, load)
+    problems = f" PROBLEMS: {'; '.join(run.problems)}" if run.problems else ""
+    print(
+        f"{scenario.script} x{scenario.workers} {contender.name}: {run.load.requests_per_s:.0f} req/s,"
+        f" p50 {run.load.p50_ms:.2f} ms, p99 {run.load.p99_ms:.2f} ms, {run.memory.per_worker_mib:.1f} MiB/worker,"
+        f" cold start {run.cold_start_s:.2f} s{problems}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return run
+
+
+def setup_lines(azmlinfsrv: Path, load: Load) -> list[str]:
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split(" [", 1)[0]
+    return [
+        f"Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
+        f"Machine: {machine()}",
+        f"Versions: mldeploy {version('mldeploy')}, azmlinfsrv {reference_version(azmlinfsrv)},"
+        f" Python {sys.version.split()[0]}, {wrk_version}",
+        f"Load: `wrk -t1 -c{load.connections} --latency`, POST /score with a JSON body, {load.duration_s:g} s per run"
+        f" after a {WARM_UP_S:g} s warm-up; ours and the reference alternate per scenario",
+        "RSS/worker: summed VmRSS of the worker processes / worker count, read after the warm-up;"
+        " front: the process the workers are children of (ours: the HTTP front, reference: the gunicorn master)",
+        "Cold start: seconds from process start to the first 200 on GET /",
+    ]
+
+
+def run_benchmark(load: Load, work_dir: Path, log_dir: Path) -> tuple[list[str], list[Comparison]]:
+    azmlinfsrv = reference_venv()
+    app_root = build_app_root(work_dir / "app")
+    pair = contenders(azmlinfsrv, app_root, log_dir, work_dir)
+    comparisons = [compare(scenario, pair, work_dir, load) for scenario in SCENARIOS]
+    return setup_lines(azmlinfsrv, load), comparisons
+
+
+def _log_dir(output: Path) -> Path:
+    """Server logs next to the report, emptied at the start of each run."""
+    log_dir = output.parent / f"{output.stem}-logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    for old in log_dir.glob("*.log"):
+        old.unlink()
+    return log_dir
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))  # stop the servers as on Ctrl-C
+    load = Load(QUICK_DURATION_S if options.quick else options.duration, options.connections)
+    log_dir = _log_dir(options.output)
+    with tempfile.TemporaryDirectory(prefix="mldeploy-bench-") as work_dir:
+        setup, comparisons = run_benchmark(load, Path(work_dir), log_dir)
+    report = render(setup, comparisons)
+    options.output.write_text(report)
+    print(report)
+    print(f"Written to {options.output}; server logs in {log_dir}")
+    return 0 if all(comparison.clean for comparison in comparisons) else 1
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)

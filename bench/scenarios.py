@@ -1,0 +1,46 @@
+"""What is measured: each fixture score.py with its request body, at 1 and 2 workers; and what one run gives."""
+
+from dataclasses import dataclass
+
+from procs import Memory
+from wrk import WrkResult
+
+SCRIPT_BODIES = {
+    "echo.py": '{"data": [[1,2,3,4,5,6,7,8,9,10]]}',
+    "predict_list.py": '{"data": [[1,2,3,4,5,6,7,8,9,10],[10,9,8,7,6,5,4,3,2,1]]}',
+    "schema_numpy.py": '{"data": [[0.03,0.05,0.06,0.02,-0.04,-0.03,-0.04,0.0,0.02,-0.01]]}',
+}
+WORKER_COUNTS = (1, 2)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    script: str
+    body: str
+    workers: int
+
+
+SCENARIOS = tuple(
+    Scenario(script, body, workers) for script, body in SCRIPT_BODIES.items() for workers in WORKER_COUNTS
+)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One server on one scenario; ``problems`` is empty for a clean run."""
+
+    load: WrkResult
+    memory: Memory
+    cold_start_s: float
+    problems: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    scenario: Scenario
+    ours: Measurement
+    reference: Measurement
+
+    @property
+    def clean(self) -> bool:
+        return not (self.ours.problems or self.reference.problems)

@@ -11,11 +11,10 @@ from urllib.parse import parse_qsl
 
 from .. import __version__
 from .access_log import AccessLog
-from .admission import Admission, Overloaded
 from .config import ServerConfig
 from .metrics import ServerMetrics
 from .outputs import Headers, error_reply
-from .pool import WorkerDied, WorkerPool, WorkerTimedOut
+from .pool import Overloaded, WorkerDied, WorkerPool, WorkerTimedOut
 from .swagger import valid_aliases
 
 Answer = tuple[int, Headers, bytes]
@@ -82,9 +81,7 @@ class ScoringApp:
         self.access_log = access_log
         self.pool = pool
         self.metrics = metrics
-        self.admission = Admission(config.max_concurrent_requests, config.max_request_wait_ms / 1000, metrics)
         self._keys = [key.encode() for key in config.auth_keys]
-        self._timeout_s = config.scoring_timeout_ms / 1000
 
     async def handle(self, method: str, path: str, query: str, headers: Headers, body: bytes) -> Answer:
         """Answer one request. ``headers`` names are lower-case."""
@@ -157,14 +154,7 @@ class ScoringApp:
                 401, "Authentication failed: send the service key as the header 'Authorization: Bearer <key>'."
             )
             return status, [*out, ("WWW-Authenticate", "Bearer")], payload
-        try:
-            await self.admission.enter()
-        except Overloaded:
-            return self._overloaded()
-        try:
-            return await self._dispatch(method, path, query, headers, body)
-        finally:
-            self.admission.leave()
+        return await self._dispatch(method, path, query, headers, body)
 
     def _overloaded(self) -> Answer:
         status, out, payload = error_answer(
@@ -175,13 +165,10 @@ class ScoringApp:
         return status, [*out, ("Retry-After", "1")], payload
 
     async def _dispatch(self, method: str, path: str, query: str, headers: Headers, body: bytes) -> Answer:
-        worker = await self.pool.acquire(self._timeout_s)
-        if worker is None:
-            return self._overloaded()
         try:
-            status, out, payload, exec_ms = await self.pool.call(
-                worker, (method, path, query, headers, body), self._timeout_s
-            )
+            status, out, payload, exec_ms = await self.pool.submit((method, path, query, headers, body))
+        except Overloaded:
+            return self._overloaded()
         except WorkerTimedOut:
             return error_answer(
                 504,
@@ -194,7 +181,6 @@ class ScoringApp:
                 "The worker process running this request died (crash, os._exit or out of memory) and is being "
                 "restarted. Check the service logs for the cause.",
             )
-        self.pool.release(worker)
         if exec_ms is not None:
             out.append(("x-ms-run-fn-exec-ms", f"{exec_ms:.3f}"))
         return status, out, payload

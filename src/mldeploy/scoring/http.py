@@ -78,7 +78,6 @@ def bind(host: str, port: int) -> socket.socket:
             f"choose another with --port, or stop that process (e.g. `ss -ltnp 'sport = :{port}'`).",
         ) from None
     sock.listen(2048)
-    sock.set_inheritable(True)
     return sock
 
 

@@ -26,11 +26,13 @@ class ServerMetrics:
             registry=self.registry,
         )
         self.in_flight = Gauge(
-            "mldeploy_requests_in_flight", "Scoring requests admitted and not yet answered.", registry=self.registry
+            "mldeploy_requests_in_flight",
+            "Scoring requests received and not yet answered (running or queued).",
+            registry=self.registry,
         )
         self.queue_wait = Histogram(
             "mldeploy_queue_wait_seconds",
-            "Time a scoring request waited for a free request slot.",
+            "Time a scoring request waited in the queue for a free worker.",
             buckets=WAIT_BUCKETS,
             registry=self.registry,
         )

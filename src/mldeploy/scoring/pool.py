@@ -1,4 +1,11 @@
-"""The worker processes of one server, supervised: start, hand out, time out, replace, restart with backoff."""
+"""The worker processes of one server, supervised, and the queue of scoring requests in front of them.
+
+Each worker runs one request at a time. A request goes straight to an idle worker, or waits in the queue
+at most ``max_request_wait_ms`` (then: Overloaded, 503). When a worker answers, the next queued request is
+written to it from the same callback, so a busy worker never waits for the event loop to hand it work.
+A worker that passes the scoring timeout has its stack dumped and is killed (WorkerTimedOut, 504); one
+that dies holding a request fails it (WorkerDied, 502). Either is restarted, with backoff after crashes.
+"""
 
 import asyncio
 import logging
@@ -8,7 +15,7 @@ import socket
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from . import protocol
@@ -23,20 +30,24 @@ MAX_BACKOFF_S = 10.0
 
 
 class WorkerDied(Exception):
-    """The worker process ended while it held a request."""
+    """The worker process ended while it held the request."""
 
 
 class WorkerTimedOut(Exception):
     """run() did not answer within the scoring timeout."""
 
 
+class Overloaded(Exception):
+    """No worker freed up within the wait limit."""
+
+
 class Channel(asyncio.Protocol):
-    """The front's end of the socket pair to one worker: one request at a time."""
+    """The front's end of the socket pair to one worker: decodes frames and hands them to ``on_message``."""
 
     def __init__(self) -> None:
         self._buffer = bytearray()
-        self._waiter: asyncio.Future[Any] | None = None
         self._transport: asyncio.Transport | None = None
+        self.on_message: Callable[[Any], None] = lambda message: None
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -52,43 +63,42 @@ class Channel(asyncio.Protocol):
                 return
             message = protocol.decode(bytes(buffer[protocol.HEADER_SIZE : end]))
             del buffer[:end]
-            waiter, self._waiter = self._waiter, None
-            if waiter is not None and not waiter.done():
-                waiter.set_result(message)
+            self.on_message(message)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(WorkerDied())
         if not self.closed.done():
             self.closed.set_result(None)
 
-    def receive(self) -> "asyncio.Future[Any]":
-        waiter = asyncio.get_running_loop().create_future()
-        if self.closed.done():
-            waiter.set_exception(WorkerDied())
-        else:
-            self._waiter = waiter
-        return waiter
-
-    def request(self, message: Any) -> "asyncio.Future[Any]":
-        waiter = self.receive()
-        if self._transport is not None and not self.closed.done():
+    def send(self, message: Any) -> None:
+        if self._transport is not None and not self._transport.is_closing():
             self._transport.write(protocol.encode(message))
-        return waiter
 
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
 
 
-@dataclass(eq=False)
+class Job:
+    """One scoring request: its message, the future its caller awaits, and its timers."""
+
+    __slots__ = ("expiry", "future", "message", "queued_at", "timer")
+
+    def __init__(self, message: Any, future: "asyncio.Future[Any]") -> None:
+        self.message = message
+        self.future = future
+        self.queued_at = 0.0
+        self.expiry: asyncio.TimerHandle | None = None
+        self.timer: asyncio.TimerHandle | None = None
+
+
 class Worker:
-    slot: int
-    process: asyncio.subprocess.Process
-    channel: Channel
-    started: float = field(default_factory=time.monotonic)
-    retired: bool = False
+    def __init__(self, slot: int, process: asyncio.subprocess.Process, channel: Channel) -> None:
+        self.slot = slot
+        self.process = process
+        self.channel = channel
+        self.started = time.monotonic()
+        self.job: Job | None = None
+        self.retired = False
 
     @property
     def pid(self) -> int:
@@ -112,13 +122,98 @@ class WorkerPool:
         self.ready_count = 0
         self.info: dict[str, Any] | None = None
         self.failure: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._loop = asyncio.get_running_loop()
         self._idle: deque[Worker] = deque()
-        self._waiters: deque[asyncio.Future[Worker]] = deque()
+        self._queue: deque[Job] = deque()
+        self._running = 0
+        self._limit = config.max_concurrent_requests
+        self._timeout_s = config.scoring_timeout_ms / 1000
+        self._max_wait_s = config.max_request_wait_ms / 1000
         self._workers: dict[int, Worker] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._environment = config.worker_environment()
         self._worker_args = ["--debug-errors"] if config.debug_errors else []
+
+    # ---- requests
+
+    def submit(self, message: Any) -> "asyncio.Future[Any]":
+        """Run one request; the future fails with Overloaded, WorkerTimedOut or WorkerDied."""
+        job = Job(message, self._loop.create_future())
+        self.metrics.in_flight.inc()
+        job.future.add_done_callback(self._finished)
+        if self._idle and self._running < self._limit and not self._queue:
+            self.metrics.queue_wait.observe(0.0)
+            self._start(job, self._idle.popleft())
+        else:
+            job.queued_at = time.perf_counter()
+            job.expiry = self._loop.call_later(self._max_wait_s, self._expire, job)
+            self._queue.append(job)
+        return job.future
+
+    def _finished(self, _: "asyncio.Future[Any]") -> None:
+        self.metrics.in_flight.dec()
+
+    def _start(self, job: Job, worker: Worker) -> None:
+        self._running += 1
+        worker.job = job
+        job.timer = self._loop.call_later(self._timeout_s, self._time_out, worker, job)
+        worker.channel.send(job.message)
+
+    def _expire(self, job: Job) -> None:
+        if not job.future.done():
+            job.future.set_exception(Overloaded())
+            self.metrics.queue_wait.observe(time.perf_counter() - job.queued_at)
+
+    def _on_reply(self, worker: Worker, message: Any) -> None:
+        job = worker.job
+        if job is None:
+            return
+        worker.job = None
+        self._running -= 1
+        if job.timer is not None:
+            job.timer.cancel()
+        if not job.future.done():
+            job.future.set_result(message)
+        self._hand_out(worker)
+
+    def _hand_out(self, worker: Worker) -> None:
+        """Give ``worker`` the oldest queued request, or park it as idle."""
+        while self._queue and self._running < self._limit:
+            job = self._queue.popleft()
+            if job.future.done():
+                continue
+            if job.expiry is not None:
+                job.expiry.cancel()
+            self.metrics.queue_wait.observe(time.perf_counter() - job.queued_at)
+            self._start(job, worker)
+            return
+        self._idle.append(worker)
+
+    def _fail_job(self, worker: Worker, error: Exception) -> None:
+        job, worker.job = worker.job, None
+        if job is None:
+            return
+        self._running -= 1
+        if job.timer is not None:
+            job.timer.cancel()
+        if not job.future.done():
+            job.future.set_exception(error)
+
+    def _time_out(self, worker: Worker, job: Job) -> None:
+        if worker.job is not job:
+            return
+        self._fail_job(worker, WorkerTimedOut())
+        worker.retired = True
+        logger.error(
+            "run() in worker pid %d exceeded the scoring timeout of %d ms; its stack follows, then it is replaced",
+            worker.pid,
+            self.config.scoring_timeout_ms,
+        )
+        self._signal(worker, signal.SIGUSR2)
+        self._loop.call_later(STACK_DUMP_GRACE_S, self._signal, worker, signal.SIGKILL)
+
+    # ---- worker processes
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._supervise(slot)) for slot in range(self.config.workers)]
@@ -136,35 +231,37 @@ class WorkerPool:
                 env=self._environment,
                 cwd=self.config.app_root,
             )
-        _, channel = await asyncio.get_running_loop().create_unix_connection(Channel, sock=front_end)
+        _, channel = await self._loop.create_unix_connection(Channel, sock=front_end)
         worker = Worker(slot, process, channel)
         self._workers[slot] = worker
         return worker
+
+    async def _first_message(self, worker: Worker) -> tuple[str, Any]:
+        first: asyncio.Future[Any] = self._loop.create_future()
+        worker.channel.on_message = lambda message: first.done() or first.set_result(message)
+        await asyncio.wait([first, worker.channel.closed], return_when=asyncio.FIRST_COMPLETED)
+        if first.done():
+            kind, payload = first.result()
+            return kind, payload
+        returncode = await worker.process.wait()
+        return protocol.INIT_FAILED, {
+            "summary": [f"The worker process {_exit_description(returncode)} before init() finished."],
+            "fix": "Check the log lines above; a worker killed while loading usually needs more memory.",
+            "traceback": "",
+        }
 
     async def _supervise(self, slot: int) -> None:
         init_failures = 0
         crashes = 0
         while not self._stopping:
             worker = await self._spawn(slot)
-            try:
-                kind, payload = await worker.channel.receive()
-            except WorkerDied:
-                returncode = await worker.process.wait()
-                kind, payload = (
-                    protocol.INIT_FAILED,
-                    {
-                        "summary": [f"The worker process {_exit_description(returncode)} before init() finished."],
-                        "fix": "Check the log lines above; a worker killed while loading usually needs more memory.",
-                        "traceback": "",
-                    },
-                )
+            kind, payload = await self._first_message(worker)
             if kind == protocol.READY:
                 init_failures = 0
                 await self._run_ready(worker, payload)
                 if self._stopping:
                     return
-                lived = time.monotonic() - worker.started
-                crashes = 1 if lived > HEALTHY_LIFETIME_S else crashes + 1
+                crashes = 1 if time.monotonic() - worker.started > HEALTHY_LIFETIME_S else crashes + 1
                 delay = 0.0 if worker.retired or crashes <= 1 else min(0.25 * 2 ** (crashes - 2), MAX_BACKOFF_S)
                 self.metrics.worker_restarts.inc()
             else:
@@ -192,58 +289,17 @@ class WorkerPool:
             self.info = info
         self.ready_count += 1
         self.metrics.workers_ready.set(self.ready_count)
-        self.release(worker)
+        worker.channel.on_message = lambda message: self._on_reply(worker, message)
+        self._hand_out(worker)
         await worker.channel.closed
-        returncode = await worker.process.wait()
         self.ready_count -= 1
         self.metrics.workers_ready.set(self.ready_count)
         if worker in self._idle:
             self._idle.remove(worker)
+        self._fail_job(worker, WorkerDied())
+        returncode = await worker.process.wait()
         if not self._stopping:
             logger.warning("Worker pid %d %s; starting a new one", worker.pid, _exit_description(returncode))
-
-    async def acquire(self, timeout_s: float) -> Worker | None:
-        """An idle worker, or None when none frees up within ``timeout_s``."""
-        if self._idle:
-            return self._idle.popleft()
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            return await asyncio.wait_for(waiter, timeout_s)
-        except TimeoutError:
-            return None
-
-    def release(self, worker: Worker) -> None:
-        if worker.channel.closed.done():
-            return
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(worker)
-                return
-        self._idle.append(worker)
-
-    async def call(self, worker: Worker, message: Any, timeout_s: float) -> Any:
-        """Send one request to ``worker``; WorkerDied (502) or WorkerTimedOut (504) when it cannot answer."""
-        reply = worker.channel.request(message)
-        timer = asyncio.get_running_loop().call_later(timeout_s, self._expire, worker, reply)
-        try:
-            return await reply
-        finally:
-            timer.cancel()
-
-    def _expire(self, worker: Worker, reply: "asyncio.Future[Any]") -> None:
-        if reply.done():
-            return
-        reply.set_exception(WorkerTimedOut())
-        worker.retired = True
-        logger.error(
-            "run() in worker pid %d exceeded the scoring timeout of %d ms; its stack follows, then it is replaced",
-            worker.pid,
-            self.config.scoring_timeout_ms,
-        )
-        self._signal(worker, signal.SIGUSR2)
-        asyncio.get_running_loop().call_later(STACK_DUMP_GRACE_S, self._signal, worker, signal.SIGKILL)
 
     @staticmethod
     def _signal(worker: Worker, signum: int) -> None:

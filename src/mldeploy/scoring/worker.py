@@ -36,7 +36,10 @@ def _die_with_parent() -> None:
 
 def _setup_process() -> None:
     _die_with_parent()
+    # The front owns the lifecycle: Ctrl-C or a SIGTERM to the whole process group must not kill a worker
+    # in the middle of a request; the worker exits when the front closes its socket.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     faulthandler.register(STACK_DUMP_SIGNAL, all_threads=True)
     for stream in (sys.stdout, sys.stderr):
         stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]

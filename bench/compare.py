@@ -113,7 +113,7 @@ def setup_lines(azmlinfsrv: Path, load: Load) -> list[str]:
 def run_benchmark(load: Load, work_dir: Path, log_dir: Path) -> tuple[list[str], list[Comparison]]:
     azmlinfsrv = reference_venv()
     app_root = build_app_root(work_dir / "app")
-    pair = contenders(azmlinfsrv, app_root, log_dir, work_dir)
+    pair = contenders(azmlinfsrv, app_root, log_dir)
     comparisons = [compare(scenario, pair, work_dir, load) for scenario in SCENARIOS]
     return setup_lines(azmlinfsrv, load), comparisons
 

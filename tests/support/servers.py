@@ -12,6 +12,8 @@ from pathlib import Path
 import httpx
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "fixtures" / "scripts"
+# azmlinfsrv always binds 0.0.0.0; this runs it unchanged but for the address, 127.0.0.1.
+LOOPBACK_LAUNCHER = Path(__file__).resolve().parent / "reference_loopback.py"
 
 
 def free_port() -> int:
@@ -112,7 +114,8 @@ def start_reference(
 ) -> Server:
     port = free_port()
     command = [
-        str(azmlinfsrv),
+        str(azmlinfsrv.parent / "python"),
+        str(LOOPBACK_LAUNCHER),
         "--entry_script",
         str(SCRIPTS / script),
         "--port",

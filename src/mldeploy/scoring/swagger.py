@@ -62,12 +62,63 @@ def _bearer() -> dict[str, str]:
     return {"type": "apiKey", "name": "Authorization", "in": "header", "description": "For example: Bearer abc123"}
 
 
-def _v2(input_schema: Any, output_schema: Any) -> dict[str, Any]:
-    name, version, prefix = _service()
-    error = {"description": ERROR_DESCRIPTION, "schema": {"$ref": "#/definitions/ErrorResponse"}}
+def _operation(operation_id: str, description: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"operationId": operation_id, "description": description, **extra, "responses": responses}
+
+
+def _paths(
+    prefix: str, error: Any, healthy: Any, score: dict[str, Any], result: Any, version_parameter: Any, document: Any
+) -> dict[str, Any]:
+    """The three documented routes; only the version-specific parts differ between swagger 2 and OpenAPI 3."""
+    return {
+        f"{prefix}/": {"get": _operation("ServiceHealthCheck", HEALTH_DESCRIPTION, {"200": healthy, "default": error})},
+        f"{prefix}/score": {
+            "post": _operation(
+                "RunMLService", SCORE_DESCRIPTION, {"200": result, "default": error}, security=[{"Bearer": []}], **score
+            )
+        },
+        f"{prefix}/swagger.json": {
+            "get": _operation(
+                "GetSwaggerSpec",
+                "Get the Swagger specification.",
+                {"200": {"description": "The Swagger specification.", **document}, "default": error},
+                parameters=[{"name": "version", "in": "query", "required": False, **version_parameter}],
+            )
+        },
+    }
+
+
+def _definitions(input_schema: Any, output_schema: Any) -> dict[str, Any]:
     definitions = _placeholder_definitions()
     definitions["ServiceInput"] = input_schema
     definitions["ServiceOutput"] = output_schema
+    return definitions
+
+
+def _v2(input_schema: Any, output_schema: Any) -> dict[str, Any]:
+    name, version, prefix = _service()
+    paths = _paths(
+        prefix,
+        error={"description": ERROR_DESCRIPTION, "schema": {"$ref": "#/definitions/ErrorResponse"}},
+        healthy={
+            "description": HEALTHY_DESCRIPTION,
+            "schema": {"type": "string"},
+            "examples": {"application/json": "Healthy"},
+        },
+        score={
+            "parameters": [
+                {
+                    "name": "serviceInputPayload",
+                    "in": "body",
+                    "description": PAYLOAD_DESCRIPTION,
+                    "schema": {"$ref": "#/definitions/ServiceInput"},
+                }
+            ]
+        },
+        result={"description": RESULT_DESCRIPTION, "schema": {"$ref": "#/definitions/ServiceOutput"}},
+        version_parameter={"type": "integer", "enum": [2, 3]},
+        document={"schema": {"type": "string"}},
+    )
     return {
         "swagger": "2.0",
         "info": _info(name, version),
@@ -75,121 +126,38 @@ def _v2(input_schema: Any, output_schema: Any) -> dict[str, Any]:
         "consumes": ["application/json"],
         "produces": ["application/json"],
         "securityDefinitions": {"Bearer": _bearer()},
-        "paths": {
-            f"{prefix}/": {
-                "get": {
-                    "operationId": "ServiceHealthCheck",
-                    "description": HEALTH_DESCRIPTION,
-                    "responses": {
-                        "200": {
-                            "description": HEALTHY_DESCRIPTION,
-                            "schema": {"type": "string"},
-                            "examples": {"application/json": "Healthy"},
-                        },
-                        "default": error,
-                    },
-                }
-            },
-            f"{prefix}/score": {
-                "post": {
-                    "operationId": "RunMLService",
-                    "description": SCORE_DESCRIPTION,
-                    "security": [{"Bearer": []}],
-                    "parameters": [
-                        {
-                            "name": "serviceInputPayload",
-                            "in": "body",
-                            "description": PAYLOAD_DESCRIPTION,
-                            "schema": {"$ref": "#/definitions/ServiceInput"},
-                        }
-                    ],
-                    "responses": {
-                        "200": {"description": RESULT_DESCRIPTION, "schema": {"$ref": "#/definitions/ServiceOutput"}},
-                        "default": error,
-                    },
-                }
-            },
-            f"{prefix}/swagger.json": {
-                "get": {
-                    "operationId": "GetSwaggerSpec",
-                    "description": "Get the Swagger specification.",
-                    "parameters": [
-                        {"name": "version", "in": "query", "required": False, "type": "integer", "enum": [2, 3]}
-                    ],
-                    "responses": {
-                        "200": {"description": "The Swagger specification.", "schema": {"type": "string"}},
-                        "default": error,
-                    },
-                }
-            },
-        },
-        "definitions": definitions,
+        "paths": paths,
+        "definitions": _definitions(input_schema, output_schema),
     }
+
+
+def _json_content(ref: str) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}
 
 
 def _v3(input_schema: Any, output_schema: Any, openapi: str) -> dict[str, Any]:
     name, version, prefix = _service()
-
-    def json_content(ref: str) -> dict[str, Any]:
-        return {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}
-
-    error = {"description": ERROR_DESCRIPTION, "content": json_content("ErrorResponse")}
-    schemas = _placeholder_definitions()
-    schemas["ServiceInput"] = input_schema
-    schemas["ServiceOutput"] = output_schema
+    paths = _paths(
+        prefix,
+        error={"description": ERROR_DESCRIPTION, "content": _json_content("ErrorResponse")},
+        healthy={
+            "description": HEALTHY_DESCRIPTION,
+            "content": {"text/plain": {"schema": {"type": "string", "example": "Healthy"}}},
+        },
+        score={"requestBody": {"description": PAYLOAD_DESCRIPTION, "content": _json_content("ServiceInput")}},
+        result={"description": RESULT_DESCRIPTION, "content": _json_content("ServiceOutput")},
+        version_parameter={"schema": {"type": "integer", "enum": [2, 3]}},
+        document={"content": {"text/plain": {"schema": {"type": "string"}}}},
+    )
     return {
         "openapi": openapi,
         "info": _info(name, version),
         "security": [{"Bearer": []}],
-        "paths": {
-            f"{prefix}/": {
-                "get": {
-                    "operationId": "ServiceHealthCheck",
-                    "description": HEALTH_DESCRIPTION,
-                    "responses": {
-                        "200": {
-                            "description": HEALTHY_DESCRIPTION,
-                            "content": {"text/plain": {"schema": {"type": "string", "example": "Healthy"}}},
-                        },
-                        "default": error,
-                    },
-                }
-            },
-            f"{prefix}/score": {
-                "post": {
-                    "operationId": "RunMLService",
-                    "description": SCORE_DESCRIPTION,
-                    "security": [{"Bearer": []}],
-                    "requestBody": {"description": PAYLOAD_DESCRIPTION, "content": json_content("ServiceInput")},
-                    "responses": {
-                        "200": {"description": RESULT_DESCRIPTION, "content": json_content("ServiceOutput")},
-                        "default": error,
-                    },
-                }
-            },
-            f"{prefix}/swagger.json": {
-                "get": {
-                    "operationId": "GetSwaggerSpec",
-                    "description": "Get the Swagger specification.",
-                    "parameters": [
-                        {
-                            "name": "version",
-                            "in": "query",
-                            "required": False,
-                            "schema": {"type": "integer", "enum": [2, 3]},
-                        }
-                    ],
-                    "responses": {
-                        "200": {
-                            "description": "The Swagger specification.",
-                            "content": {"text/plain": {"schema": {"type": "string"}}},
-                        },
-                        "default": error,
-                    },
-                }
-            },
+        "paths": paths,
+        "components": {
+            "schemas": _definitions(input_schema, output_schema),
+            "securitySchemes": {"Bearer": _bearer()},
         },
-        "components": {"schemas": schemas, "securitySchemes": {"Bearer": _bearer()}},
     }
 
 

@@ -1,8 +1,11 @@
 """The ``mldeploy`` command line: one module per noun."""
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
-from . import serve
+from . import model, serve
 
 app = typer.Typer(
     name="mldeploy",
@@ -12,10 +15,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command(name="serve")(serve.serve)
+app.add_typer(model.app, name="model")
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    workspace: Annotated[
+        Path | None,
+        typer.Option(help="Workspace folder. Default: $MLDEPLOY_HOME, else ~/.mldeploy.", envvar="MLDEPLOY_HOME"),
+    ] = None,
+) -> None:
     """mldeploy: register, deploy and diagnose scoring services."""
 
 

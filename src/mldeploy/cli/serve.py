@@ -3,11 +3,9 @@
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from ..scoring.config import DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, ConfigError, build_config
-
-err = Console(stderr=True)
+from .output import fail
 
 
 def serve(
@@ -61,13 +59,11 @@ def serve(
             init_retries=init_retries,
         )
     except ConfigError as error:
-        err.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(2) from None
+        fail(str(error))
     from ..scoring.server import run
 
     try:
         code = run(config)
     except OSError as error:
-        err.print(f"[red]error:[/red] {error.strerror or error}")
-        raise typer.Exit(2) from None
+        fail(error.strerror or str(error))
     raise typer.Exit(code)

@@ -1,0 +1,1 @@
+"""The Azure ML v1 style Python API (``from mldeploy import Workspace, Model, ...``)."""

@@ -1,0 +1,1 @@
+"""The workspace: a folder (or a PostgreSQL database plus a folder) holding models, environments and services."""

@@ -34,4 +34,3 @@ class Workspace:
 
     def __repr__(self) -> str:
         return f"Workspace(path={str(self.path)!r})"
-

@@ -80,8 +80,9 @@ def record(
                     description=description,
                     tags=dict(tags or {}),
                     properties=dict(properties or {}),
-                    files=[ModelFileRow(path=f.path, sha256=f.sha256, size=f.size, executable=f.executable)
-                           for f in files],
+                    files=[
+                        ModelFileRow(path=f.path, sha256=f.sha256, size=f.size, executable=f.executable) for f in files
+                    ],
                 )
                 session.add(row)
             return row

@@ -8,8 +8,12 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_API = {"Workspace": "mldeploy.api.workspace", "Model": "mldeploy.api.model"}
-__all__ = ["Model", "Workspace", "__version__"]
+_API = {
+    "Workspace": "mldeploy.api.workspace",
+    "Model": "mldeploy.api.model",
+    "Environment": "mldeploy.api.environment",
+}
+__all__ = ["Environment", "Model", "Workspace", "__version__"]
 
 
 def __getattr__(name: str) -> Any:

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from . import model, serve
+from . import env, model, serve
 
 app = typer.Typer(
     name="mldeploy",
@@ -16,6 +16,7 @@ app = typer.Typer(
 )
 app.command(name="serve")(serve.serve)
 app.add_typer(model.app, name="model")
+app.add_typer(env.app, name="env")
 
 
 @app.callback()

@@ -49,3 +49,15 @@ class ModelFileRow(Base):
     size: Mapped[int] = mapped_column(Integer)
     executable: Mapped[bool] = mapped_column(default=False)
     model: Mapped[ModelRow] = relationship(back_populates="files")
+
+
+class EnvironmentRow(Base):
+    """A registered environment version: the normalized spec (JSON) it was parsed into."""
+
+    __tablename__ = "environments"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    spec: Mapped[str] = mapped_column(Text)
+    created_time: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=_now)

@@ -1,0 +1,1 @@
+"""Environments: conda yaml / pip requirements -> one normalized spec -> a cached uv virtual environment."""

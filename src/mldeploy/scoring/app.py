@@ -76,12 +76,12 @@ class RequestIds:
 
 
 class ScoringApp:
-    def __init__(self, config: ServerConfig, pool: WorkerPool, metrics: ServerMetrics, access_log: AccessLog) -> None:
-        self.config = config
+    def __init__(self, pool: WorkerPool, metrics: ServerMetrics, access_log: AccessLog) -> None:
         self.access_log = access_log
         self.pool = pool
         self.metrics = metrics
-        self._keys = [key.encode() for key in config.auth_keys]
+        self._keys_of: tuple[str, ...] = ()
+        self._keys: list[bytes] = []
 
     async def handle(self, method: str, path: str, query: str, headers: Headers, body: bytes) -> Answer:
         """Answer one request. ``headers`` names are lower-case."""
@@ -139,7 +139,15 @@ class ScoringApp:
             )
         return 200, [("Content-Type", "application/json"), ("x-ms-run-function-failed", "False")], document
 
+    @property
+    def config(self) -> ServerConfig:
+        """The settings of the workers now serving (a reload may change them)."""
+        return self.pool.config
+
     def _authorized(self, header_map: dict[str, str]) -> bool:
+        if self.config.auth_keys != self._keys_of:
+            self._keys_of = self.config.auth_keys
+            self._keys = [key.encode() for key in self._keys_of]
         if not self._keys:
             return True
         scheme, _, token = header_map.get("authorization", "").partition(" ")

@@ -1,5 +1,7 @@
 """Server settings: command-line values first, then the reference server's environment variables, then defaults."""
 
+import dataclasses
+import json
 import os
 from dataclasses import dataclass, field
 
@@ -38,6 +40,19 @@ class ServerConfig:
     debug_errors: bool = False
     auth_keys: tuple[str, ...] = field(default=())
     init_retries: int = DEFAULT_INIT_RETRIES
+    python: str | None = None  # the workers' interpreter; None: the front's own
+    status_file: str | None = None  # where the front reports each (re)start's outcome, for the control plane
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2)
+
+    @classmethod
+    def from_file(cls, path: str) -> "ServerConfig":
+        """A config written by ``to_json`` (the control plane writes one per deployment)."""
+        with open(path, encoding="utf-8") as file:
+            data = json.load(file)
+        data["auth_keys"] = tuple(data.get("auth_keys", ()))
+        return cls(**data)
 
     def worker_environment(self) -> dict[str, str]:
         """The environment variables a worker (and so score.py) sees, as the reference sets them."""

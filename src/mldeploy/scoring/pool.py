@@ -5,9 +5,14 @@ at most ``max_request_wait_ms`` (then: Overloaded, 503). When a worker answers, 
 written to it from the same callback, so a busy worker never waits for the event loop to hand it work.
 A worker that passes the scoring timeout has its stack dumped and is killed (WorkerTimedOut, 504); one
 that dies holding a request fails it (WorkerDied, 502). Either is restarted, with backoff after crashes.
+
+``reload(config)`` starts a new generation of workers; the old ones keep serving until the first new one
+is ready, then finish their request and exit. A generation whose init() keeps failing is given up (the
+old one keeps serving); for the first generation that stops the server.
 """
 
 import asyncio
+import itertools
 import logging
 import os
 import signal
@@ -19,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import protocol
+from .channel import Channel
 from .config import ServerConfig
 from .metrics import ServerMetrics
 
@@ -41,43 +47,6 @@ class Overloaded(Exception):
     """No worker freed up within the wait limit."""
 
 
-class Channel(asyncio.Protocol):
-    """The front's end of the socket pair to one worker: decodes frames and hands them to ``on_message``."""
-
-    def __init__(self) -> None:
-        self._buffer = bytearray()
-        self._transport: asyncio.Transport | None = None
-        self.on_message: Callable[[Any], None] = lambda message: None
-        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        buffer = self._buffer
-        buffer += data
-        while len(buffer) >= protocol.HEADER_SIZE:
-            (size,) = protocol.HEADER.unpack_from(buffer)
-            end = protocol.HEADER_SIZE + size
-            if len(buffer) < end:
-                return
-            message = protocol.decode(bytes(buffer[protocol.HEADER_SIZE : end]))
-            del buffer[:end]
-            self.on_message(message)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.closed.done():
-            self.closed.set_result(None)
-
-    def send(self, message: Any) -> None:
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.write(protocol.encode(message))
-
-    def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
-
-
 class Job:
     """One scoring request: its message, the future its caller awaits, and its timers."""
 
@@ -92,13 +61,14 @@ class Job:
 
 
 class Worker:
-    def __init__(self, slot: int, process: asyncio.subprocess.Process, channel: Channel) -> None:
-        self.slot = slot
+    def __init__(self, generation: int, process: asyncio.subprocess.Process, channel: Channel) -> None:
+        self.generation = generation
         self.process = process
         self.channel = channel
         self.started = time.monotonic()
         self.job: Job | None = None
-        self.retired = False
+        self.replaced = False  # killed on purpose (timeout): restart at once
+        self.retiring = False  # an older generation: exit after the current request
 
     @property
     def pid(self) -> int:
@@ -115,6 +85,21 @@ def _exit_description(returncode: int | None) -> str:
     return f"exited with code {returncode}"
 
 
+class Generation:
+    """One set of workers started from one config."""
+
+    def __init__(self, number: int, config: ServerConfig) -> None:
+        self.number = number
+        self.config = config
+        self.environment = config.worker_environment()
+        self.command = [
+            config.python or sys.executable, "-m", "mldeploy.scoring.worker",
+            *(["--debug-errors"] if config.debug_errors else []),
+        ]  # fmt: skip
+        self.ready = False
+        self.tasks: list[asyncio.Task[None]] = []
+
+
 class WorkerPool:
     def __init__(self, config: ServerConfig, metrics: ServerMetrics) -> None:
         self.config = config
@@ -122,18 +107,16 @@ class WorkerPool:
         self.ready_count = 0
         self.info: dict[str, Any] | None = None
         self.failure: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.on_ready: Callable[[int], None] = lambda generation: None
+        self.on_failed: Callable[[int, dict[str, Any]], None] = lambda generation, report: None
         self._loop = asyncio.get_running_loop()
         self._idle: deque[Worker] = deque()
         self._queue: deque[Job] = deque()
         self._running = 0
-        self._limit = config.max_concurrent_requests
-        self._timeout_s = config.scoring_timeout_ms / 1000
-        self._max_wait_s = config.max_request_wait_ms / 1000
-        self._workers: dict[int, Worker] = {}
-        self._tasks: list[asyncio.Task[None]] = []
+        self._workers: set[Worker] = set()
+        self._generations: list[Generation] = []
+        self._numbers = itertools.count(1)
         self._stopping = False
-        self._environment = config.worker_environment()
-        self._worker_args = ["--debug-errors"] if config.debug_errors else []
 
     # ---- requests
 
@@ -142,12 +125,12 @@ class WorkerPool:
         job = Job(message, self._loop.create_future())
         self.metrics.in_flight.inc()
         job.future.add_done_callback(self._finished)
-        if self._idle and self._running < self._limit and not self._queue:
+        if self._idle and self._running < self.config.max_concurrent_requests and not self._queue:
             self.metrics.queue_wait.observe(0.0)
             self._start(job, self._idle.popleft())
         else:
             job.queued_at = time.perf_counter()
-            job.expiry = self._loop.call_later(self._max_wait_s, self._expire, job)
+            job.expiry = self._loop.call_later(self.config.max_request_wait_ms / 1000, self._expire, job)
             self._queue.append(job)
         return job.future
 
@@ -157,7 +140,7 @@ class WorkerPool:
     def _start(self, job: Job, worker: Worker) -> None:
         self._running += 1
         worker.job = job
-        job.timer = self._loop.call_later(self._timeout_s, self._time_out, worker, job)
+        job.timer = self._loop.call_later(self.config.scoring_timeout_ms / 1000, self._time_out, worker, job)
         worker.channel.send(job.message)
 
     def _expire(self, job: Job) -> None:
@@ -178,8 +161,11 @@ class WorkerPool:
         self._hand_out(worker)
 
     def _hand_out(self, worker: Worker) -> None:
-        """Give ``worker`` the oldest queued request, or park it as idle."""
-        while self._queue and self._running < self._limit:
+        """Give ``worker`` the oldest queued request, or park it as idle (or let it go if it is retiring)."""
+        if worker.retiring:
+            worker.channel.close()
+            return
+        while self._queue and self._running < self.config.max_concurrent_requests:
             job = self._queue.popleft()
             if job.future.done():
                 continue
@@ -204,7 +190,7 @@ class WorkerPool:
         if worker.job is not job:
             return
         self._fail_job(worker, WorkerTimedOut())
-        worker.retired = True
+        worker.replaced = True
         logger.error(
             "run() in worker pid %d exceeded the scoring timeout of %d ms; its stack follows, then it is replaced",
             worker.pid,
@@ -213,27 +199,42 @@ class WorkerPool:
         self._signal(worker, signal.SIGUSR2)
         self._loop.call_later(STACK_DUMP_GRACE_S, self._signal, worker, signal.SIGKILL)
 
-    # ---- worker processes
+    # ---- generations of worker processes
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._supervise(slot)) for slot in range(self.config.workers)]
+        self._launch(self.config)
 
-    async def _spawn(self, slot: int) -> Worker:
+    def reload(self, config: ServerConfig) -> int:
+        """Replace every worker by one started from ``config``, without a gap; the new generation's number."""
+        logger.info("Reloading: starting %d new worker(s) for %s", config.workers, config.entry_script)
+        return self._launch(config)
+
+    def _launch(self, config: ServerConfig) -> int:
+        generation = Generation(next(self._numbers), config)
+        self._generations.append(generation)
+        generation.tasks = [asyncio.create_task(self._supervise(generation)) for _ in range(config.workers)]
+        return generation.number
+
+    def _current(self, generation: Generation) -> bool:
+        """True for the newest generation, and for the one serving while the newest is still starting."""
+        if self._stopping:
+            return False
+        newest = self._generations[-1]
+        if generation is newest:
+            return True
+        serving = next((item for item in reversed(self._generations) if item.ready), None)
+        return generation is serving and not newest.ready
+
+    async def _spawn(self, generation: Generation) -> Worker:
         front_end, worker_end = socket.socketpair()
         with worker_end:
             process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "mldeploy.scoring.worker",
-                str(worker_end.fileno()),
-                *self._worker_args,
-                pass_fds=[worker_end.fileno()],
-                env=self._environment,
-                cwd=self.config.app_root,
-            )
+                *generation.command[:3], str(worker_end.fileno()), *generation.command[3:],
+                pass_fds=[worker_end.fileno()], env=generation.environment, cwd=generation.config.app_root,
+            )  # fmt: skip
         _, channel = await self._loop.create_unix_connection(Channel, sock=front_end)
-        worker = Worker(slot, process, channel)
-        self._workers[slot] = worker
+        worker = Worker(generation.number, process, channel)
+        self._workers.add(worker)
         return worker
 
     async def _first_message(self, worker: Worker) -> tuple[str, Any]:
@@ -250,43 +251,64 @@ class WorkerPool:
             "traceback": "",
         }
 
-    async def _supervise(self, slot: int) -> None:
+    async def _supervise(self, generation: Generation) -> None:
         init_failures = 0
         crashes = 0
-        while not self._stopping:
-            worker = await self._spawn(slot)
+        while self._current(generation):
+            worker = await self._spawn(generation)
             kind, payload = await self._first_message(worker)
             if kind == protocol.READY:
                 init_failures = 0
-                await self._run_ready(worker, payload)
-                if self._stopping:
+                await self._serve_until_exit(worker, generation, payload)
+                if not self._current(generation):
                     return
                 crashes = 1 if time.monotonic() - worker.started > HEALTHY_LIFETIME_S else crashes + 1
-                delay = 0.0 if worker.retired or crashes <= 1 else min(0.25 * 2 ** (crashes - 2), MAX_BACKOFF_S)
+                delay = 0.0 if worker.replaced or crashes <= 1 else min(0.25 * 2 ** (crashes - 2), MAX_BACKOFF_S)
                 self.metrics.worker_restarts.inc()
             else:
                 await worker.process.wait()
+                self._workers.discard(worker)
                 init_failures += 1
-                if self._stopping:
+                if not self._current(generation):
                     return
-                if init_failures > self.config.init_retries:
-                    if not self.failure.done():
-                        self.failure.set_result(payload)
+                if init_failures > generation.config.init_retries:
+                    self._give_up(generation, payload)
                     return
                 delay = min(0.5 * 2 ** (init_failures - 1), MAX_BACKOFF_S)
                 logger.warning(
-                    "Worker %d failed to start (%d of %d tries); retrying in %.1f s",
-                    slot,
-                    init_failures,
-                    self.config.init_retries + 1,
-                    delay,
-                )
+                    "A worker failed to start (%d of %d tries); retrying in %.1f s",
+                    init_failures, generation.config.init_retries + 1, delay,
+                )  # fmt: skip
             if delay:
                 await asyncio.sleep(delay)
 
-    async def _run_ready(self, worker: Worker, info: dict[str, Any]) -> None:
-        if self.info is None:
-            self.info = info
+    def _give_up(self, generation: Generation, report: dict[str, Any]) -> None:
+        if generation.number == 1 and not generation.ready:
+            if not self.failure.done():
+                self.failure.set_result(report)
+            return
+        logger.error("Reload failed: %s; the previous workers keep serving.", " ".join(report.get("summary", [])))
+        self._generations.remove(generation)
+        self.on_failed(generation.number, report)
+
+    def _promote(self, generation: Generation, info: dict[str, Any]) -> None:
+        """The first ready worker of the newest generation: it now sets the config and retires the older ones."""
+        generation.ready = True
+        self.config = generation.config
+        self.info = info
+        for worker in list(self._workers):
+            if worker.generation < generation.number:
+                worker.retiring = True
+                if worker in self._idle:
+                    self._idle.remove(worker)
+                    worker.channel.close()
+        self.on_ready(generation.number)
+
+    async def _serve_until_exit(self, worker: Worker, generation: Generation, info: dict[str, Any]) -> None:
+        if not self._current(generation):
+            worker.channel.close()
+        elif not generation.ready:
+            self._promote(generation, info)
         self.ready_count += 1
         self.metrics.workers_ready.set(self.ready_count)
         worker.channel.on_message = lambda message: self._on_reply(worker, message)
@@ -298,7 +320,8 @@ class WorkerPool:
             self._idle.remove(worker)
         self._fail_job(worker, WorkerDied())
         returncode = await worker.process.wait()
-        if not self._stopping:
+        self._workers.discard(worker)
+        if self._current(generation):
             logger.warning("Worker pid %d %s; starting a new one", worker.pid, _exit_description(returncode))
 
     @staticmethod
@@ -312,15 +335,17 @@ class WorkerPool:
     async def stop(self, grace_s: float = 5.0) -> None:
         """Close every worker's channel (they exit), then kill what is still running after ``grace_s``."""
         self._stopping = True
-        for worker in self._workers.values():
+        workers = list(self._workers)
+        for worker in workers:
             worker.channel.close()
         deadline = time.monotonic() + grace_s
-        for worker in self._workers.values():
+        for worker in workers:
             try:
                 await asyncio.wait_for(worker.process.wait(), max(0.0, deadline - time.monotonic()))
             except TimeoutError:
                 self._signal(worker, signal.SIGKILL)
                 await worker.process.wait()
-        for task in self._tasks:
+        tasks = [task for generation in self._generations for task in generation.tasks]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)

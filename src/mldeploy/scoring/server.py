@@ -1,8 +1,12 @@
 """Run one scoring server: the worker pool, the HTTP front, and a clean exit with a reason."""
 
 import asyncio
+import json
 import logging
+import os
+import signal
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from .. import __version__
@@ -60,15 +64,47 @@ def _report_failure(report: dict[str, Any]) -> None:
         logger.error(line)
 
 
-async def serve(config: ServerConfig) -> int:
-    """Serve until interrupted (exit 0) or until the script cannot start (exit 3)."""
+def _status_writer(path: str | None) -> Callable[..., None]:
+    """Report each generation's outcome in ``path`` (atomically), for the control plane to read."""
+
+    def write(state: str, generation: int, report: dict[str, Any] | None = None) -> None:
+        if path is None:
+            return
+        status = {"state": state, "generation": generation, "pid": os.getpid(), "report": report}
+        staging = f"{path}.{os.getpid()}.tmp"
+        with open(staging, "w", encoding="utf-8") as file:
+            json.dump(status, file)
+        os.replace(staging, path)
+
+    return write
+
+
+def _reload(pool: WorkerPool, config_path: str | None) -> None:
+    """SIGHUP: read the config file again (if any) and replace the workers."""
+    try:
+        config = ServerConfig.from_file(config_path) if config_path else pool.config
+    except (OSError, ValueError, TypeError) as error:
+        logger.error("Reload ignored: cannot read %s: %s", config_path, error)
+        return
+    if (config.host, config.port) != (pool.config.host, pool.config.port):
+        logger.error("Reload ignored: the address cannot change while serving; restart the server instead.")
+        return
+    pool.reload(config)
+
+
+async def serve(config: ServerConfig, config_path: str | None = None) -> int:
+    """Serve until interrupted (exit 0) or until the script cannot start (exit 3). SIGHUP reloads."""
     _setup_logging()
     listener = bind(config.host, config.port)
     metrics = ServerMetrics()
     pool = WorkerPool(config, metrics)
+    write_status = _status_writer(config.status_file)
+    pool.on_ready = lambda generation: write_status("ready", generation)
+    pool.on_failed = lambda generation, report: write_status("failed", generation, report)
     access_log = AccessLog()
-    server = make_server(AsgiAdapter(ScoringApp(config, pool, metrics, access_log), config.max_body_bytes))
+    server = make_server(AsgiAdapter(ScoringApp(pool, metrics, access_log), config.max_body_bytes))
     _banner(config)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, _reload, pool, config_path)
     pool.start()
     flusher = asyncio.create_task(_flush_periodically(access_log))
     serving = asyncio.create_task(server.serve(sockets=[listener]))
@@ -76,6 +112,7 @@ async def serve(config: ServerConfig) -> int:
     exit_code = 0
     if pool.failure.done():
         _report_failure(pool.failure.result())
+        write_status("failed", 1, pool.failure.result())
         exit_code = EXIT_INIT_FAILED
         server.should_exit = True
     await serving
@@ -86,9 +123,9 @@ async def serve(config: ServerConfig) -> int:
     return exit_code
 
 
-def run(config: ServerConfig) -> int:
+def run(config: ServerConfig, config_path: str | None = None) -> int:
     try:
         import uvloop
     except ImportError:
-        return asyncio.run(serve(config))
-    return uvloop.run(serve(config))
+        return asyncio.run(serve(config, config_path))
+    return uvloop.run(serve(config, config_path))

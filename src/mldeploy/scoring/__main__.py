@@ -1,0 +1,20 @@
+"""``python -m mldeploy.scoring CONFIG.json``: the scoring server as deployments start it.
+
+Only the scoring runtime is needed (no CLI, no workspace): this runs in the user's environment.
+SIGHUP re-reads CONFIG.json and replaces the workers without dropping requests.
+"""
+
+import sys
+
+from .config import ServerConfig
+from .server import run
+
+
+def main() -> None:
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m mldeploy.scoring CONFIG.json")
+    sys.exit(run(ServerConfig.from_file(sys.argv[1]), config_path=sys.argv[1]))
+
+
+if __name__ == "__main__":
+    main()

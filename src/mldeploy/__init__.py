@@ -12,8 +12,21 @@ _API = {
     "Workspace": "mldeploy.api.workspace",
     "Model": "mldeploy.api.model",
     "Environment": "mldeploy.api.environment",
+    "InferenceConfig": "mldeploy.api.inference_config",
+    "LocalWebservice": "mldeploy.api.webservice",
+    "Webservice": "mldeploy.api.webservice",
+    "WebserviceException": "mldeploy.api.webservice",
 }
-__all__ = ["Environment", "Model", "Workspace", "__version__"]
+__all__ = [
+    "Environment",
+    "InferenceConfig",
+    "LocalWebservice",
+    "Model",
+    "Webservice",
+    "WebserviceException",
+    "Workspace",
+    "__version__",
+]
 
 
 def __getattr__(name: str) -> Any:

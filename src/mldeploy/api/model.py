@@ -4,14 +4,56 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..targets import deployments
+from ..targets.base import DeploymentError
 from ..workspace import models
 from ..workspace.schema import ModelRow
+from ..workspace.services import ServiceRecord
+from .webservice import LocalWebservice, Webservice, WebserviceException, console
 
 if TYPE_CHECKING:
+    from .inference_config import InferenceConfig
     from .workspace import Workspace
+
+
+def rows_of(workspace: Workspace, ids: Sequence[str]) -> list[ModelRow]:
+    """Registered models from "name:version" ids."""
+    rows = []
+    for model_id in ids:
+        name, _, version = model_id.partition(":")
+        rows.append(models.find(workspace._store.sessions, name, int(version) if version else None))
+    return rows
+
+
+def plan_for(
+    workspace: Workspace,
+    rows: list[ModelRow],
+    inference_config: InferenceConfig | None,
+    settings: dict[str, Any],
+    current: ServiceRecord | None = None,
+) -> deployments.Plan:
+    """A deployment plan from v1 objects; without an inference config, the current service's code is kept."""
+    if inference_config is None:
+        if current is None:
+            raise WebserviceException("Model.deploy needs an InferenceConfig(entry_script=...).")
+        return deployments.Plan(rows, current.entry_script, current.source_directory, current.environment,
+                                None, settings)  # fmt: skip
+    environment = inference_config.environment
+
+    def build(progress: deployments.Progress) -> Path | None:
+        if environment is None:
+            return None
+        path = environment.build_local(workspace, progress)
+        environment.register(workspace)
+        return path
+
+    label = environment.name if environment else None
+    return deployments.Plan(rows, inference_config.entry_script, inference_config.source_directory, label, build,
+                            settings)  # fmt: skip
 
 
 class Model:
@@ -81,6 +123,32 @@ class Model:
 
     def delete(self) -> None:
         models.delete(self.workspace._store.sessions, self._row)
+
+    @staticmethod
+    def deploy(
+        workspace: Workspace,
+        name: str,
+        models: Sequence[Model],
+        inference_config: InferenceConfig | None = None,
+        deployment_config: dict[str, Any] | None = None,
+        deployment_target: object = None,
+        overwrite: bool = False,
+        show_output: bool = False,
+    ) -> Webservice:
+        """Deploy ``models`` with ``inference_config`` as service ``name`` (local processes for now)."""
+        if deployment_target is not None:
+            raise WebserviceException("Only local deployments exist yet; leave deployment_target out.")
+        plan = plan_for(workspace, [model._row for model in models], inference_config, dict(deployment_config or {}))
+        status = console.status(f"deploying {name}") if show_output else nullcontext()
+        try:
+            with status as spinner:
+                progress = (lambda step: spinner.update(f"{name}: {step}")) if spinner else (lambda step: None)
+                record = deployments.deploy(workspace._store, name, plan, overwrite, progress)
+        except DeploymentError as error:
+            raise WebserviceException(str(error)) from None
+        service = object.__new__(LocalWebservice)
+        service._bind(workspace, record)
+        return service
 
     def serialize(self) -> dict[str, Any]:
         return {

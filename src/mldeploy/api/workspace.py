@@ -8,6 +8,7 @@ from ..workspace.workspace import WorkspaceStore
 
 if TYPE_CHECKING:
     from .model import Model
+    from .webservice import Webservice
 
 
 class Workspace:
@@ -31,6 +32,13 @@ class Workspace:
         from .model import Model
 
         return {row.name: Model._from_row(self, row) for row in models.search(self._store.sessions, latest=True)}
+
+    @property
+    def webservices(self) -> dict[str, "Webservice"]:
+        """Every service of this workspace, by name (deployed by any process)."""
+        from .webservice import Webservice
+
+        return {service.name: service for service in Webservice.list(self)}
 
     def __repr__(self) -> str:
         return f"Workspace(path={str(self.path)!r})"

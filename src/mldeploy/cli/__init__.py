@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from . import env, model, serve
+from . import env, model, serve, service
 
 app = typer.Typer(
     name="mldeploy",
@@ -17,6 +17,8 @@ app = typer.Typer(
 app.command(name="serve")(serve.serve)
 app.add_typer(model.app, name="model")
 app.add_typer(env.app, name="env")
+app.add_typer(service.app, name="service")
+app.command(name="deploy")(service.deploy)
 
 
 @app.callback()

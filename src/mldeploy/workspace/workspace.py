@@ -19,7 +19,7 @@ class WorkspaceStore:
     """The parts of a workspace that the API and the CLI share."""
 
     def __init__(self, home: Path | str | None = None) -> None:
-        self.home = Path(home) if home is not None else default_home()
+        self.home = (Path(home) if home is not None else default_home()).resolve()
         self.home.mkdir(parents=True, exist_ok=True)
         self.blobs = BlobStore(self.home / "blobs")
         self.sessions: sessionmaker[Session] = open_store(self.home)

@@ -1,0 +1,1 @@
+"""Deployment targets: local processes (here), Docker Engine and Kubernetes (to come), behind one protocol."""

@@ -1,0 +1,50 @@
+"""The app folder of a deployment, laid out as v1 containers lay out /var/azureml-app:
+the source directory's files, and ``azureml-models/<name>/<version>/<files>``."""
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..workspace.blobs import BlobStore
+from ..workspace.schema import ModelRow
+
+MODELS = "azureml-models"
+IGNORED = shutil.ignore_patterns("__pycache__", ".git", ".ipynb_checkpoints", "*.pyc")
+
+
+def model_dir(models: Sequence[ModelRow]) -> str:
+    """AZUREML_MODEL_DIR as v1 sets it: the version folder for one model, the models folder for several."""
+    if len(models) == 1:
+        return f"{MODELS}/{models[0].name}/{models[0].version}"
+    return MODELS
+
+
+def copy_code(app_root: Path, entry_script: Path, source_directory: Path | None) -> Path:
+    """Copy the source directory (or the entry script alone) into ``app_root``; the entry script's new path."""
+    app_root.mkdir(parents=True, exist_ok=True)
+    if source_directory is None:
+        shutil.copy2(entry_script, app_root / entry_script.name)
+        return app_root / entry_script.name
+    shutil.copytree(source_directory, app_root, ignore=IGNORED, dirs_exist_ok=True)
+    return app_root / entry_script.relative_to(source_directory)
+
+
+def copy_models(app_root: Path, blobs: BlobStore, models: Sequence[ModelRow]) -> None:
+    for model in models:
+        for file in model.files:
+            blobs.copy_to(file.sha256, app_root / MODELS / model.name / str(model.version) / file.path, file.executable)
+
+
+def resolve_entry_script(entry_script: str, source_directory: str | None) -> tuple[Path, Path | None]:
+    """(entry script, source directory) as absolute paths; the entry script is relative to the source directory."""
+    source = Path(source_directory).resolve() if source_directory else None
+    script = (source / entry_script) if source else Path(entry_script).resolve()
+    if source is not None and not source.is_dir():
+        raise FileNotFoundError(f"The source directory {source} does not exist.")
+    if not script.is_file():
+        where = f" in the source directory {source}" if source else ""
+        raise FileNotFoundError(
+            f"The entry script {entry_script} was not found{where}. InferenceConfig(entry_script=...) is relative "
+            "to source_directory when one is given, else to the current directory."
+        )
+    return script.resolve(), source

@@ -1,0 +1,146 @@
+"""The local target: the scoring server as a detached process group on 127.0.0.1, state under the workspace."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from ..scoring.config import ServerConfig
+from ..workspace.services import ServiceRecord
+from .base import DeploymentError, ServiceState
+
+POLL_S = 0.05
+STOP_GRACE_S = 15.0
+TRACEBACK_LINES = 8
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def check_port(port: int) -> None:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            raise DeploymentError(
+                f"Port {port} is already in use on 127.0.0.1. Choose another with "
+                f"LocalWebservice.deploy_configuration(port=...) (--port), or leave it out to get a free one."
+            ) from None
+
+
+def _alive(pid: int | None) -> bool:
+    """The server process exists and is not a zombie (and is still ours: its command is the scoring server)."""
+    if pid is None:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z" and b"mldeploy.scoring" in command
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as answer:
+            return answer.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def failure_message(record: ServiceRecord, report: dict | None) -> str:  # type: ignore[type-arg]
+    """The cause in plain words: the server's own report (file, line, why, fix, traceback's last lines)."""
+    if not report:
+        tail = "\n".join(record.log_file.read_text(errors="replace").splitlines()[-20:])
+        return f"Service {record.name!r} stopped before it became healthy. Last log lines:\n{tail}"
+    frames = [line for line in report.get("traceback", "").rstrip().splitlines() if line.strip()][-TRACEBACK_LINES:]
+    parts = [f"Service {record.name!r} failed to start.", *report.get("summary", []), str(report.get("fix", ""))]
+    if frames:
+        parts += ["Traceback (last lines):", *frames]
+    parts.append(f"Full log: mldeploy service logs {record.name}")
+    return "\n".join(part for part in parts if part)
+
+
+class LocalTarget:
+    def start(self, record: ServiceRecord, config: ServerConfig) -> None:
+        """Write the server's config and start it, detached (it outlives this process)."""
+        record.config_file.write_text(config.to_json())
+        record.status_file.unlink(missing_ok=True)
+        python = record.python or sys.executable
+        with open(record.log_file, "ab") as log:
+            process = subprocess.Popen(
+                [python, "-m", "mldeploy.scoring", str(record.config_file)],
+                cwd=record.app_root, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        record.pid = process.pid
+        record.save()
+
+    def state(self, record: ServiceRecord) -> ServiceState:
+        if not _alive(record.pid):
+            return ServiceState.FAILED
+        if _healthy(record.port):
+            return ServiceState.HEALTHY
+        status = record.status()
+        return ServiceState.FAILED if status and status["state"] == "failed" else ServiceState.TRANSITIONING
+
+    def wait(
+        self, record: ServiceRecord, timeout_s: float, progress: Callable[[str], None], generation: int = 0
+    ) -> None:
+        """Until the server (generation > ``generation`` after a reload) is ready; DeploymentError when it fails."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout_s:
+            status = record.status()
+            if status and status["generation"] > generation:
+                if status["state"] == "failed":
+                    raise DeploymentError(failure_message(record, status.get("report")))
+                if _healthy(record.port):
+                    return
+            if not _alive(record.pid):
+                status = record.status()
+                raise DeploymentError(failure_message(record, status.get("report") if status else None))
+            progress(f"waiting for init() ({time.monotonic() - started:.0f} s)")
+            time.sleep(POLL_S)
+        raise DeploymentError(
+            f"Service {record.name!r} was not healthy after {timeout_s:.0f} s (init() still running?). "
+            f"See `mldeploy service logs {record.name}`."
+        )
+
+    def logs(self, record: ServiceRecord, num_lines: int) -> str:
+        try:
+            lines = record.log_file.read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        return "\n".join(lines[-num_lines:])
+
+    def signal_reload(self, record: ServiceRecord) -> int:
+        """Ask the server to replace its workers; the generation the new workers must pass."""
+        if not _alive(record.pid):
+            raise DeploymentError(
+                f"Service {record.name!r} is not running; deploy it again (Model.deploy(..., overwrite=True))."
+            )
+        status = record.status()
+        generation = status["generation"] if status else 0
+        os.kill(record.pid, signal.SIGHUP)  # type: ignore[arg-type]
+        return generation
+
+    def stop(self, record: ServiceRecord) -> None:
+        """Stop the server and its workers (the whole process group), gracefully first."""
+        if not _alive(record.pid):
+            return
+        os.killpg(record.pid, signal.SIGTERM)  # type: ignore[arg-type]
+        deadline = time.monotonic() + STOP_GRACE_S
+        while _alive(record.pid) and time.monotonic() < deadline:
+            time.sleep(POLL_S)
+        if _alive(record.pid):
+            os.killpg(record.pid, signal.SIGKILL)  # type: ignore[arg-type]

@@ -1,0 +1,101 @@
+"""Service records: ``services/<name>/service.json`` under the workspace, written atomically.
+
+A service outlives the process that deployed it; any process can find it again by name.
+"""
+
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+
+
+class ServiceNotFound(LookupError):
+    pass
+
+
+def check_name(name: str) -> None:
+    if not NAME.match(name):
+        raise ValueError(
+            f"Service name {name!r} is not valid: use 3 to 32 lowercase letters, digits and dashes, starting "
+            "with a letter and not ending with a dash (as Azure ML v1 requires), e.g. 'my-service'."
+        )
+
+
+@dataclass
+class ServiceRecord:
+    name: str
+    target: str
+    port: int
+    folder: str
+    revision: int = 1
+    pid: int | None = None
+    entry_script: str = ""  # as the user gave it
+    source_directory: str | None = None
+    models: list[str] = field(default_factory=list)  # "name:version"
+    environment: str | None = None  # "name:version"
+    python: str | None = None
+    deployment_config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def path(self) -> Path:
+        return Path(self.folder)
+
+    @property
+    def app_root(self) -> Path:
+        return self.path / f"app-{self.revision}"
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / "server.json"
+
+    @property
+    def status_file(self) -> Path:
+        return self.path / "status.json"
+
+    @property
+    def log_file(self) -> Path:
+        return self.path / "server.log"
+
+    @property
+    def scoring_uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}/score"
+
+    def save(self) -> None:
+        staging = self.path / "service.json.tmp"
+        staging.write_text(json.dumps(asdict(self), indent=2))
+        os.replace(staging, self.path / "service.json")
+
+    def status(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.status_file.read_text())
+        except (OSError, ValueError):
+            return None
+
+
+def services_root(home: Path) -> Path:
+    return home / "services"
+
+
+def load(home: Path, name: str) -> ServiceRecord:
+    path = services_root(home) / name / "service.json"
+    try:
+        return ServiceRecord(**json.loads(path.read_text()))
+    except (OSError, ValueError):
+        known = ", ".join(record.name for record in load_all(home)) or "none"
+        raise ServiceNotFound(
+            f"No service {name!r} in this workspace (services: {known}). Deploy it with `mldeploy deploy {name} ...`."
+        ) from None
+
+
+def load_all(home: Path) -> list[ServiceRecord]:
+    records = []
+    for path in sorted(services_root(home).glob("*/service.json")):
+        try:
+            records.append(ServiceRecord(**json.loads(path.read_text())))
+        except (OSError, ValueError, TypeError):
+            continue
+    return records

@@ -1,0 +1,101 @@
+"""Local deployments on real processes: failures explained at once, other processes, updates without errors."""
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mldeploy import InferenceConfig, LocalWebservice, Model, Webservice, WebserviceException, Workspace
+from tests.support.servers import SCRIPTS
+
+SAMPLE = json.dumps({"data": [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]]})
+
+
+def test_init_failure_is_reported_at_once_with_file_line_and_fix(workspace: Workspace, project: Path) -> None:
+    shutil.copy(SCRIPTS / "init_raises.py", project / "broken.py")
+    service = Model.deploy(workspace, "broken", [], InferenceConfig(entry_script="broken.py"))
+    started = time.monotonic()
+    with pytest.raises(WebserviceException) as error:
+        service.wait_for_deployment(show_output=True)
+    assert time.monotonic() - started < 30
+    message = str(error.value)
+    assert "init() failed in" in message
+    assert "broken.py, line 5, in load_settings" in message
+    assert "FileNotFoundError" in message
+    assert "Fix:" in message
+    assert service.state == "Failed"
+
+
+def test_the_service_outlives_the_deploying_process(workspace: Workspace, model: Model, project: Path) -> None:
+    command = [sys.executable, "-m", "mldeploy", "--workspace", str(workspace.path), "deploy", "detached",
+               "--model", "my_best_model", "--entry-script", "score.py"]  # fmt: skip
+    deployed = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert deployed.returncode == 0, deployed.stderr
+    service = Webservice(workspace, "detached")
+    assert service.state == "Healthy"
+    assert "result" in json.loads(service.run(SAMPLE))
+    lookup = f"Workspace({str(workspace.path)!r}).webservices['detached']"
+    code = f"from mldeploy import Workspace; print({lookup}.run({SAMPLE!r}))"
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert "result" in other.stdout
+
+
+def test_update_swaps_code_and_model_without_a_failed_request(
+    workspace: Workspace, model: Model, project: Path
+) -> None:
+    config = InferenceConfig(entry_script="score.py")
+    service = Model.deploy(workspace, "rolling", [model], config, LocalWebservice.deploy_configuration(workers=2))
+    service.wait_for_deployment()
+    failures: list[str] = []
+    answers: list[str] = []
+    stop = threading.Event()
+
+    def client() -> None:
+        with httpx.Client(timeout=30) as session:
+            while not stop.is_set():
+                for _attempt in range(20):
+                    answer = session.post(service.scoring_uri, content=SAMPLE)
+                    if answer.status_code != 503:
+                        break
+                    time.sleep(0.05)
+                if answer.status_code != 200:
+                    failures.append(f"{answer.status_code} {answer.text}")
+                answers.append(answer.text)
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    try:
+        (project / "score.py").write_text((project / "score.py").read_text().replace('"result"', '"v2"'))
+        newer = Model.register(model_path="model.pkl", model_name="my_best_model", workspace=workspace)
+        service.update(models=[newer], inference_config=config)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        thread.join()
+    assert not failures, failures[:3]
+    assert "v2" in answers[-1]
+    assert service.models == ["my_best_model:2"]
+    assert len(list(Path(service._record.folder).glob("app-*"))) == 1, "the previous app folder is removed"
+
+
+def test_bad_deployments_are_refused_and_leave_nothing(workspace: Workspace, model: Model, project: Path) -> None:
+    services = workspace.path / "services"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(WebserviceException, match=f"Port {port} is already in use"):
+            Model.deploy(workspace, "taken", [model], InferenceConfig("score.py"),
+                         LocalWebservice.deploy_configuration(port=port))  # fmt: skip
+    with pytest.raises(WebserviceException, match=r"The entry script missing\.py was not found"):
+        Model.deploy(workspace, "nocode", [model], InferenceConfig("missing.py"))
+    with pytest.raises(WebserviceException, match="is not valid"):
+        Model.deploy(workspace, "Bad_Name", [model], InferenceConfig("score.py"))
+    assert not services.exists() or not list(services.iterdir())

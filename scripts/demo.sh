@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The demo: train a small model, serve an unchanged Azure ML score.py with mldeploy, score it, stop.
+# The demo, the v1 workflow end to end: train a small model, register it, build its environment, deploy the
+# seed's unchanged score.py as a local service, score the seed's test_sample, print the answer, clean up.
 set -euo pipefail
 source "$(dirname "$0")/setup-venv.sh" demo
-app_root=$(mktemp -d)
-trap 'kill "$server" 2>/dev/null || true; rm -rf "$app_root"' EXIT
-.venv/bin/python examples/diabetes/train.py "$app_root"
-cp tests/fixtures/scripts/seed_predict.py "$app_root/score.py"  # the seed's own score.py, unchanged
-port=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-(cd "$app_root" && exec "$OLDPWD/.venv/bin/mldeploy" serve score.py --model-dir azureml-models/diabetes/1 --port "$port") &
-server=$!
-.venv/bin/python examples/diabetes/request.py "http://127.0.0.1:$port"
+demo=$(mktemp -d)
+mldeploy() { .venv/bin/mldeploy --workspace "$demo/workspace" "$@"; }
+trap 'mldeploy service delete diabetes >/dev/null 2>&1 || true; rm -rf "$demo"' EXIT
+.venv/bin/python examples/diabetes/train.py "$demo"
+mldeploy model register "$demo/azureml-models/diabetes/1/model.pkl" --name diabetes
+cp tests/fixtures/scripts/seed_predict.py "$demo/score.py"  # the seed's own score.py, unchanged
+mldeploy deploy diabetes --model diabetes --entry-script "$demo/score.py" --conda-file examples/diabetes/myenv.yml
+mldeploy service run diabetes '{"data": [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [10, 9, 8, 7, 6, 5, 4, 3, 2, 1]]}'

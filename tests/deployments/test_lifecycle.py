@@ -99,3 +99,22 @@ def test_bad_deployments_are_refused_and_leave_nothing(workspace: Workspace, mod
     with pytest.raises(WebserviceException, match="is not valid"):
         Model.deploy(workspace, "Bad_Name", [model], InferenceConfig("score.py"))
     assert not services.exists() or not list(services.iterdir())
+
+
+def test_reload_uses_the_warm_spare_worker(workspace: Workspace, model: Model, project: Path) -> None:
+    service = Model.deploy(workspace, "spare", [model], InferenceConfig(entry_script="score.py"))
+    service.wait_for_deployment()
+    deadline = time.monotonic() + 60
+    while service.get_logs().count("Booting worker with pid") < 2:
+        assert time.monotonic() < deadline, "no spare worker was started"
+        time.sleep(0.1)
+    time.sleep(1.0)  # let the spare finish its imports
+    before = service.get_logs()
+    (project / "score.py").write_text((project / "score.py").read_text().replace('"result"', '"edited"'))
+    service.reload()
+    assert "edited" in json.loads(service.run(SAMPLE))
+    after = service.get_logs()[len(before) :]
+    ready = [line for line in after.splitlines() if "ready for serving traffic" in line]
+    assert ready, after
+    pid = ready[0].split("Worker with pid ")[1].split()[0]
+    assert f"Booting worker with pid: {pid}" in before, "the new worker was booted (and preloaded) before reload()"

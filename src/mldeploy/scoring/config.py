@@ -41,6 +41,7 @@ class ServerConfig:
     auth_keys: tuple[str, ...] = field(default=())
     init_retries: int = DEFAULT_INIT_RETRIES
     python: str | None = None  # the workers' interpreter; None: the front's own
+    spare_worker: bool = False  # keep one warm process ready: reloads and replacements skip slow imports
     status_file: str | None = None  # where the front reports each (re)start's outcome, for the control plane
 
     def to_json(self) -> str:
@@ -65,6 +66,8 @@ class ServerConfig:
             env[ENV_MODEL_DIR] = self.model_dir
         if self.source_dir is not None:
             env[ENV_SOURCE_DIR] = self.source_dir
+        if self.debug_errors:
+            env["MLDEPLOY_DEBUG_ERRORS"] = "1"
         return env
 
 

@@ -67,6 +67,7 @@ class Worker:
         self.channel = channel
         self.started = time.monotonic()
         self.job: Job | None = None
+        self.python = ""  # the interpreter it runs
         self.replaced = False  # killed on purpose (timeout): restart at once
         self.retiring = False  # an older generation: exit after the current request
 
@@ -92,10 +93,7 @@ class Generation:
         self.number = number
         self.config = config
         self.environment = config.worker_environment()
-        self.command = [
-            config.python or sys.executable, "-m", "mldeploy.scoring.worker",
-            *(["--debug-errors"] if config.debug_errors else []),
-        ]  # fmt: skip
+        self.python = config.python or sys.executable
         self.ready = False
         self.tasks: list[asyncio.Task[None]] = []
 
@@ -116,6 +114,8 @@ class WorkerPool:
         self._workers: set[Worker] = set()
         self._generations: list[Generation] = []
         self._numbers = itertools.count(1)
+        self._spare: Worker | None = None
+        self._spare_task: asyncio.Task[Worker] | None = None
         self._stopping = False
 
     # ---- requests
@@ -225,17 +225,48 @@ class WorkerPool:
         serving = next((item for item in reversed(self._generations) if item.ready), None)
         return generation is serving and not newest.ready
 
-    async def _spawn(self, generation: Generation) -> Worker:
+    async def _start_process(self, generation: Generation, *args: str, **environment: str) -> Worker:
         front_end, worker_end = socket.socketpair()
         with worker_end:
             process = await asyncio.create_subprocess_exec(
-                *generation.command[:3], str(worker_end.fileno()), *generation.command[3:],
-                pass_fds=[worker_end.fileno()], env=generation.environment, cwd=generation.config.app_root,
+                generation.python, "-m", "mldeploy.scoring.worker", str(worker_end.fileno()), *args,
+                pass_fds=[worker_end.fileno()], env={**generation.environment, **environment},
+                cwd=generation.config.app_root,
             )  # fmt: skip
         _, channel = await self._loop.create_unix_connection(Channel, sock=front_end)
         worker = Worker(generation.number, process, channel)
+        worker.python = generation.python
         self._workers.add(worker)
         return worker
+
+    async def _spawn(self, generation: Generation) -> Worker:
+        """A worker for ``generation``: the warm spare when there is one for its interpreter, else a new one."""
+        spare, self._spare = self._spare, None
+        if spare is not None and spare.python == generation.python and not spare.channel.closed.done():
+            spare.generation = generation.number
+            spare.channel.send((protocol.SPARE_START, generation.environment))
+            self._keep_spare(generation)
+            return spare
+        if spare is not None:
+            spare.channel.close()
+        return await self._start_process(generation)
+
+    def _keep_spare(self, generation: Generation) -> None:
+        """Start a spare (in the background) when the config asks for one and none is waiting."""
+        if generation.config.spare_worker and self._spare is None and not self._stopping and self.info:
+            preload = ",".join(self.info.get("preload", []))
+            task = asyncio.create_task(self._start_process(generation, "--spare", MLDEPLOY_PRELOAD=preload))
+            task.add_done_callback(self._spare_started)
+            self._spare_task = task
+
+    def _spare_started(self, task: "asyncio.Task[Worker]") -> None:
+        if task.cancelled() or task.exception() is not None:
+            return
+        spare = task.result()
+        if self._stopping or self._spare is not None:
+            spare.channel.close()
+        else:
+            self._spare = spare
 
     async def _first_message(self, worker: Worker) -> tuple[str, Any]:
         first: asyncio.Future[Any] = self._loop.create_future()
@@ -303,6 +334,7 @@ class WorkerPool:
                     self._idle.remove(worker)
                     worker.channel.close()
         self.on_ready(generation.number)
+        self._keep_spare(generation)
 
     async def _serve_until_exit(self, worker: Worker, generation: Generation, info: dict[str, Any]) -> None:
         if not self._current(generation):

@@ -16,6 +16,7 @@ HEADER = struct.Struct("!I")
 HEADER_SIZE = HEADER.size
 
 READY = "ready"
+SPARE_START = "start"  # front -> spare worker: ("start", environment) to become a worker of that environment
 INIT_FAILED = "init_failed"
 
 

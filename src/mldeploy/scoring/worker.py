@@ -6,6 +6,7 @@ It exits when the front goes away (the socket closes, or the kernel kills it whe
 
 import ctypes
 import faulthandler
+import importlib
 import logging
 import os
 import signal
@@ -21,6 +22,9 @@ from .swagger import build_documents
 LOG_FORMAT = "%(asctime)s %(levelname).1s [%(process)d] %(name)s - %(message)s"
 PR_SET_PDEATHSIG = 1
 STACK_DUMP_SIGNAL = signal.SIGUSR2
+PRELOAD_ENV = "MLDEPLOY_PRELOAD"
+DEBUG_ERRORS_ENV = "MLDEPLOY_DEBUG_ERRORS"
+OWN_MODULES = {"mldeploy", "azureml", "azureml_inference_server_http", "entry_module", "__main__"}
 
 logger = logging.getLogger("mldeploy.worker")
 
@@ -51,6 +55,41 @@ def _setup_process() -> None:
     root.propagate = False
 
 
+def _preloadable(app_root: str) -> list[str]:
+    """Top-level installed packages this worker imported (not the user's own modules): what a spare preloads."""
+    names = set()
+    for name, module in list(sys.modules.items()):
+        top = name.partition(".")[0]
+        location = getattr(module, "__file__", None) or ""
+        if top in OWN_MODULES or "site-packages" not in location or location.startswith(app_root):
+            continue
+        names.add(top)
+    return sorted(names)
+
+
+def _wait_as_spare(channel: socket.socket) -> None:
+    """A spare: import what the serving workers use, then wait to be told which script to load.
+
+    Reloads and replacements then skip the slow imports (numpy, scikit-learn...): they only load score.py
+    and run init().
+    """
+    for name in filter(None, os.environ.get(PRELOAD_ENV, "").split(",")):
+        try:
+            importlib.import_module(name)
+        except Exception:
+            continue
+    reader = channel.makefile("rb", buffering=0)
+    header = reader.read(protocol.HEADER_SIZE)
+    if len(header) < protocol.HEADER_SIZE:
+        sys.exit(0)
+    kind, environment = protocol.decode(reader.read(protocol.HEADER.unpack(header)[0]))
+    if kind != protocol.SPARE_START:
+        sys.exit(0)
+    os.environ.clear()
+    os.environ.update(environment)
+    os.chdir(environment["AML_APP_ROOT"])
+
+
 def _start_script(entry_script: str, app_root: str, debug_errors: bool) -> tuple[Any, ScoringScript | None]:
     """(message for the front, the script when it is ready)."""
     shim.install()
@@ -74,7 +113,13 @@ def _start_script(entry_script: str, app_root: str, debug_errors: bool) -> tuple
         return (protocol.INIT_FAILED, report), None
     logger.info("Users's init has completed successfully")
     documents, versions = build_documents(app_root, script.run)
-    info = {"pid": os.getpid(), "swagger": documents, "swagger_versions": versions, "style": script.style.value}
+    info = {
+        "pid": os.getpid(),
+        "swagger": documents,
+        "swagger_versions": versions,
+        "style": script.style.value,
+        "preload": _preloadable(app_root),
+    }
     return (protocol.READY, info), script
 
 
@@ -93,10 +138,12 @@ def _serve(channel: socket.socket, script: ScoringScript) -> None:
 
 def main() -> None:
     fd = int(sys.argv[1])
-    debug_errors = "--debug-errors" in sys.argv[2:]
     _setup_process()
     logger.info("Booting worker with pid: %d", os.getpid())
     channel = socket.socket(fileno=fd)
+    if "--spare" in sys.argv[2:]:
+        _wait_as_spare(channel)
+    debug_errors = os.environ.get(DEBUG_ERRORS_ENV) == "1"
     entry_script = os.environ["AZUREML_ENTRY_SCRIPT"]
     app_root = os.environ.get("AML_APP_ROOT", os.getcwd())
     message, script = _start_script(entry_script, app_root, debug_errors)

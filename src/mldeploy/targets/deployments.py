@@ -46,6 +46,7 @@ def _server_config(record: ServiceRecord, plan: Plan, entry: Path) -> ServerConf
         debug_errors=bool(settings.get("debug_errors", False)),
         python=record.python,
         status_file=str(record.status_file),
+        spare_worker=True,
     )
 
 

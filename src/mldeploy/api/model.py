@@ -13,7 +13,7 @@ from ..targets.base import DeploymentError
 from ..workspace import models
 from ..workspace.schema import ModelRow
 from ..workspace.services import ServiceRecord
-from .webservice import LocalWebservice, Webservice, WebserviceException, console
+from .webservice import Webservice, WebserviceException, console
 
 if TYPE_CHECKING:
     from .inference_config import InferenceConfig
@@ -146,9 +146,7 @@ class Model:
                 record = deployments.deploy(workspace._store, name, plan, overwrite, progress)
         except DeploymentError as error:
             raise WebserviceException(str(error)) from None
-        service = object.__new__(LocalWebservice)
-        service._bind(workspace, record)
-        return service
+        return Webservice.of(workspace, record)
 
     def serialize(self) -> dict[str, Any]:
         return {

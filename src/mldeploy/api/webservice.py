@@ -41,23 +41,20 @@ class Webservice:
             record = load(workspace.path, name)
         except ServiceNotFound as error:
             raise WebserviceException(str(error)) from None
-        service = object.__new__(LocalWebservice)
-        service._bind(workspace, record)
-        return service
+        return Webservice.of(workspace, record)
 
-    def _bind(self, workspace: Workspace, record: ServiceRecord) -> None:
-        self.workspace = workspace
-        self._record = record
-        self._target = LocalTarget()
+    @staticmethod
+    def of(workspace: Workspace, record: ServiceRecord) -> Webservice:
+        """The service object for a stored record (local processes: a LocalWebservice)."""
+        service = object.__new__(LocalWebservice)
+        service.workspace = workspace
+        service._record = record
+        service._target = LocalTarget()
+        return service
 
     @staticmethod
     def list(workspace: Workspace) -> list[Webservice]:
-        services = []
-        for record in load_all(workspace.path):
-            service = object.__new__(LocalWebservice)
-            service._bind(workspace, record)
-            services.append(service)
-        return services
+        return [Webservice.of(workspace, record) for record in load_all(workspace.path)]
 
     @property
     def name(self) -> str:

@@ -103,20 +103,14 @@ class Webservice:
         """Wait until the service answers (Healthy) or fails (with the cause, at once: no waiting for a timeout)."""
         self._wait(show_output, timeout_s=timeout_sec or DEFAULT_TIMEOUT_S)
 
-    def run(self, input_data: Any) -> Any:
-        """Score ``input_data`` (str, bytes, or anything JSON-serializable); the decoded JSON answer."""
-        if isinstance(input_data, str):
-            body = input_data.encode()
-        elif isinstance(input_data, bytes | bytearray):
-            body = bytes(input_data)
-        else:
-            body = json.dumps(input_data).encode()
+    def post(self, body: bytes) -> bytes:
+        """Send ``body`` to the scoring URI; the answer's bytes (WebserviceException unless 200)."""
         request = urllib.request.Request(
             self.scoring_uri, data=body, method="POST", headers={"Content-Type": "application/json"}
         )
         try:
             with urllib.request.urlopen(request, timeout=DEFAULT_TIMEOUT_S) as answer:
-                payload = answer.read()
+                return bytes(answer.read())
         except urllib.error.HTTPError as error:
             detail = error.read().decode(errors="replace")
             raise WebserviceException(
@@ -127,6 +121,16 @@ class Webservice:
                 f"Service {self.name} did not answer at {self.scoring_uri} ({error}); its state is {self.state}. "
                 f"See service.get_logs()."
             ) from None
+
+    def run(self, input_data: Any) -> Any:
+        """Score ``input_data`` (str, bytes, or anything JSON-serializable); the decoded JSON answer."""
+        if isinstance(input_data, str):
+            body = input_data.encode()
+        elif isinstance(input_data, bytes | bytearray):
+            body = bytes(input_data)
+        else:
+            body = json.dumps(input_data).encode()
+        payload = self.post(body)
         try:
             return json.loads(payload)
         except ValueError:

@@ -1,6 +1,5 @@
 """``mldeploy deploy`` and ``mldeploy service``: deploy, inspect, call, reload, update and delete services."""
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -120,15 +119,15 @@ def run(
     name: str,
     data: Annotated[str | None, typer.Argument(help="The request body; '-' or absent: standard input.")] = None,
 ) -> None:
-    """Send one request to the service and print its answer."""
+    """Send one request to the service and print its answer's body as it came."""
     from ..api.webservice import WebserviceException
 
     body = sys.stdin.read() if data in (None, "-") else data
     try:
-        answer = _service(ctx, name).run(body)
+        answer = _service(ctx, name).post(body.encode())
     except WebserviceException as error:
         _failed(error)
-    typer.echo(answer if isinstance(answer, str) else json.dumps(answer))
+    typer.echo(answer.decode(errors="replace"))
 
 
 @app.command()

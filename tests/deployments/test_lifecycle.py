@@ -118,3 +118,18 @@ def test_reload_uses_the_warm_spare_worker(workspace: Workspace, model: Model, p
     assert ready, after
     pid = ready[0].split("Worker with pid ")[1].split()[0]
     assert f"Booting worker with pid: {pid}" in before, "the new worker was booted (and preloaded) before reload()"
+
+
+def test_several_models_are_laid_out_as_v1_does(workspace: Workspace, model: Model, project: Path) -> None:
+    other = Model.register(workspace, project / "score.py", "helper-files")
+    (project / "where.py").write_text(
+        "import os\n\ndef init():\n    pass\n\ndef run(data):\n"
+        "    root = os.environ['AZUREML_MODEL_DIR']\n"
+        "    return {'dir': root, 'tree': sorted(str(p) for p in __import__('pathlib').Path(root).rglob('*'))}\n"
+    )
+    service = Model.deploy(workspace, "several", [model, other], InferenceConfig(entry_script="where.py"))
+    service.wait_for_deployment()
+    answer = service.run("x")
+    assert answer["dir"] == "azureml-models"
+    assert "azureml-models/my_best_model/1/model.pkl" in answer["tree"]
+    assert "azureml-models/helper-files/1/score.py" in answer["tree"]

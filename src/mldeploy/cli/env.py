@@ -5,10 +5,7 @@ from typing import Annotated
 
 import typer
 
-from ..environments.build import BuildError
-from ..environments.interpreters import InterpreterError
-from ..environments.spec import SpecError
-from ..workspace.environments import EnvironmentNotFound
+from ..errors import BuildError, EnvironmentNotFound, InterpreterError, SpecError
 from .output import EXIT_NOT_FOUND, Format, fail, out, show
 from .state import workspace
 

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from ..workspace.models import ModelError
+from ..errors import ModelError
 from .output import EXIT_NOT_FOUND, Format, fail, out, show
 from .state import workspace
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..workspace.models import ModelError
+from ..errors import ModelError
 from .env import load as load_environment
 from .output import EXIT_NOT_FOUND, Format, fail, out, show
 from .state import workspace

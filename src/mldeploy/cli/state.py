@@ -4,7 +4,7 @@ from pathlib import Path
 
 import typer
 
-from ..workspace.store import StoreError
+from ..errors import StoreError
 from .output import fail
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.version import InvalidVersion, Version
 
+from ..errors import BuildError
 from .interpreters import Interpreter, find
 from .registry import uv_environment
 from .spec import EnvironmentSpec
@@ -24,10 +25,6 @@ RUNTIME_PACKAGES = {"uvicorn", "httptools", "uvloop", "werkzeug", "prometheus-cl
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 COMPLETE = ".complete"
 Progress = Callable[[str], None]
-
-
-class BuildError(RuntimeError):
-    """The environment cannot be built; the message names the package and what to change."""
 
 
 def runtime_requirements() -> list[str]:

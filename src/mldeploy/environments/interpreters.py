@@ -10,12 +10,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import InterpreterError
+
 MIN_RUNTIME = (3, 10)  # the scoring runtime's own floor
 PROBE = "import sys; print('%d.%d.%d' % sys.version_info[:3])"
-
-
-class InterpreterError(LookupError):
-    """No interpreter matches; the message lists the ones that do exist."""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from pathlib import Path
 import yaml
 from packaging.requirements import InvalidRequirement, Requirement
 
+from ..errors import SpecError
+
 # conda package names whose PyPI name differs
 CONDA_TO_PYPI = {
     "pytorch": "torch",
@@ -32,10 +34,6 @@ CONDA_ONLY = {
 }  # fmt: skip
 PROVIDED = {"azureml-defaults", "azureml-inference-server-http"}
 CONDA_SPEC = re.compile(r"^(?:[\w.-]+::)?(?P<name>[A-Za-z0-9_.-]+)\s*(?P<rest>.*)$")
-
-
-class SpecError(ValueError):
-    """The file cannot be read as an environment; the message names the file, the line and the fix."""
 
 
 @dataclass(frozen=True)

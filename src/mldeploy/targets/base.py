@@ -4,6 +4,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Protocol
 
+from ..errors import DeploymentError  # noqa: F401 - re-exported for the targets
 from ..scoring.config import ServerConfig
 from ..workspace.services import ServiceRecord
 
@@ -14,10 +15,6 @@ class ServiceState(StrEnum):
     UNHEALTHY = "Unhealthy"
     FAILED = "Failed"
     DELETING = "Deleting"
-
-
-class DeploymentError(RuntimeError):
-    """A deployment that cannot be made or did not start; the message is the cause and the fix."""
 
 
 class Target(Protocol):

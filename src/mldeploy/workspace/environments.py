@@ -4,11 +4,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..environments.spec import EnvironmentSpec
+from ..errors import EnvironmentNotFound
 from .schema import EnvironmentRow
-
-
-class EnvironmentNotFound(LookupError):
-    pass
 
 
 def register(sessions: sessionmaker[Session], spec: EnvironmentSpec) -> int:

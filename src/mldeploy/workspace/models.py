@@ -11,12 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..errors import ModelError
 from .blobs import BlobStore
 from .schema import ModelFileRow, ModelName, ModelRow
-
-
-class ModelError(LookupError):
-    """A model that cannot be registered or found; the message names it and the fix."""
 
 
 @dataclass(frozen=True)

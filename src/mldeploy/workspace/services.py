@@ -10,11 +10,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import ServiceNotFound
+
 NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
-
-
-class ServiceNotFound(LookupError):
-    pass
 
 
 def check_name(name: str) -> None:

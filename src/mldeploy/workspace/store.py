@@ -7,15 +7,12 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..errors import StoreError
 from .schema import Base
 
 DATABASE_URL_ENV = "MLDEPLOY_DATABASE_URL"
 SQLITE_FILE = "mldeploy.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-
-
-class StoreError(RuntimeError):
-    """The store cannot be opened; the message says why and what to do."""
 
 
 def _sqlite_pragmas(connection, _record) -> None:  # type: ignore[no-untyped-def]

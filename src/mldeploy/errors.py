@@ -1,0 +1,36 @@
+"""The control plane's errors, importable without loading what raises them (the CLI stays quick to start).
+
+Each message names the problem and the fix.
+"""
+
+
+class ModelError(LookupError):
+    """A model that cannot be registered or found."""
+
+
+class EnvironmentNotFound(LookupError):
+    """No registered environment of that name (or version)."""
+
+
+class SpecError(ValueError):
+    """A conda specification or pip requirements file that cannot be read."""
+
+
+class BuildError(RuntimeError):
+    """An environment that cannot be built."""
+
+
+class InterpreterError(LookupError):
+    """No interpreter on this machine matches the requested Python version."""
+
+
+class StoreError(RuntimeError):
+    """The workspace's database cannot be opened."""
+
+
+class DeploymentError(RuntimeError):
+    """A deployment that cannot be made or did not start."""
+
+
+class ServiceNotFound(LookupError):
+    """No service of that name in the workspace."""

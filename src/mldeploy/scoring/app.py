@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl
 from .. import __version__
 from .access_log import AccessLog
 from .config import ServerConfig
+from .cors import Cors
 from .metrics import ServerMetrics
 from .outputs import Headers, error_reply
 from .pool import Overloaded, WorkerDied, WorkerPool, WorkerTimedOut
@@ -82,6 +83,7 @@ class ScoringApp:
         self.metrics = metrics
         self._keys_of: tuple[str, ...] = ()
         self._keys: list[bytes] = []
+        self._cors_rules: tuple[str, Cors] | None = None
 
     async def handle(self, method: str, path: str, query: str, headers: Headers, body: bytes) -> Answer:
         """Answer one request. ``headers`` names are lower-case."""
@@ -101,6 +103,8 @@ class ScoringApp:
             else:
                 status, out, payload = self._swagger(method, query)
             out = out + ids.headers()
+            if self.config.cors_origins:
+                out += self._cors().headers(method, header_map)
         elif path == "/metrics" and method in ("GET", "HEAD"):
             status, out, payload = 200, [("Content-Type", self.metrics.content_type)], self.metrics.render()
         else:
@@ -138,6 +142,12 @@ class ScoringApp:
                 f"Supported swagger versions: [{supported}].",
             )
         return 200, [("Content-Type", "application/json"), ("x-ms-run-function-failed", "False")], document
+
+    def _cors(self) -> Cors:
+        origins = self.config.cors_origins or ""
+        if self._cors_rules is None or self._cors_rules[0] != origins:
+            self._cors_rules = (origins, Cors(origins))
+        return self._cors_rules[1]
 
     @property
     def config(self) -> ServerConfig:

@@ -41,6 +41,7 @@ class ServerConfig:
     auth_keys: tuple[str, ...] = field(default=())
     init_retries: int = DEFAULT_INIT_RETRIES
     python: str | None = None  # the workers' interpreter; None: the front's own
+    cors_origins: str | None = None  # AML_CORS_ORIGINS: comma-separated origins allowed by CORS
     spare_worker: bool = False  # keep one warm process ready: reloads and replacements skip slow imports
     status_file: str | None = None  # where the front reports each (re)start's outcome, for the control plane
 
@@ -123,6 +124,7 @@ def build_config(
         max_concurrent_requests=max_concurrent_requests or worker_count,
         max_request_wait_ms=max_request_wait_ms,
         max_body_bytes=max_body_bytes,
+        cors_origins=os.environ.get("AML_CORS_ORIGINS") or None,
         debug_errors=debug_errors,
         auth_keys=tuple(auth_keys),
         init_retries=init_retries,

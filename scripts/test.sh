@@ -1,16 +1,29 @@
 #!/usr/bin/env bash
-# Installs what the tests need on a fresh machine (a venv with the project and its test tools; the tests
-# make the reference server's own venv on first use) and runs lint and the whole suite.
+# Installs what the tests need on a fresh machine (a venv with the project and its test tools; PostgreSQL,
+# the Docker engine and mmdebstrap from Debian; the tests make the reference server's own venv on first use)
+# and runs lint and the whole suite.
 set -euo pipefail
 source "$(dirname "$0")/setup-venv.sh" test
-# The workspace store suite also runs against a real PostgreSQL server, started by the tests themselves.
-if ! command -v initdb >/dev/null && ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
-    if [ "$(id -u)" -eq 0 ]; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-    else
-        echo "PostgreSQL is not installed: its store tests will be skipped (sudo apt-get install postgresql)" >&2
+
+apt_install() {  # Debian packages, as root; the package lists are refreshed once
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "not root: cannot install $*; the tests that need them are skipped" >&2
+        return 0
     fi
+    [ -n "${apt_updated:-}" ] || { apt-get update -qq; apt_updated=1; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# The workspace store suite also runs against a real PostgreSQL server, started by the tests themselves.
+command -v initdb >/dev/null || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || apt_install postgresql
+# The Docker suite uses the real engine, started here when none answers. Containers only ever run with
+# --network host, so the engine needs no bridge and no iptables.
+{ command -v dockerd >/dev/null && command -v mmdebstrap >/dev/null; } || apt_install docker.io mmdebstrap
+if [ "$(id -u)" -eq 0 ] && ! docker info >/dev/null 2>&1; then
+    (dockerd --bridge=none --iptables=false >/tmp/mldeploy-dockerd.log 2>&1 &)
+    for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
 fi
+
 .venv/bin/ruff check src tests bench examples
 .venv/bin/ruff format --check src tests bench examples
 .venv/bin/pytest "$@"

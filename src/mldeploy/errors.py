@@ -34,3 +34,7 @@ class DeploymentError(RuntimeError):
 
 class ServiceNotFound(LookupError):
     """No service of that name in the workspace."""
+
+
+class DockerUnavailable(RuntimeError):
+    """The Docker engine does not answer, or a tool the images need is missing."""

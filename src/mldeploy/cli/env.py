@@ -6,11 +6,10 @@ from typing import Annotated
 import typer
 
 from ..errors import BuildError, EnvironmentNotFound, InterpreterError, SpecError
-from .output import EXIT_NOT_FOUND, Format, fail, out, show
+from .output import EXIT_NOT_FOUND, Format, OutputOption, fail, out, show
 from .state import workspace
 
 app = typer.Typer(help="Build and list environments (conda yaml or pip requirements).", no_args_is_help=True)
-OutputOption = Annotated[Format, typer.Option("--output", "-o", help="table or json")]
 COLUMNS = ["name", "version", "python", "requirements"]
 
 

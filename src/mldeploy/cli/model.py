@@ -6,13 +6,12 @@ from typing import Annotated
 import typer
 
 from ..errors import ModelError
-from .output import EXIT_NOT_FOUND, Format, fail, out, show
+from .output import EXIT_NOT_FOUND, Format, OutputOption, fail, out, show
 from .state import workspace
 
 app = typer.Typer(help="Register and manage models.", no_args_is_help=True)
 
 COLUMNS = ["name", "version", "tags", "description", "files"]
-OutputOption = Annotated[Format, typer.Option("--output", "-o", help="table or json")]
 
 
 def _pairs(values: list[str] | None, what: str) -> dict[str, str]:

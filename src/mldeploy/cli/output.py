@@ -2,7 +2,7 @@
 
 import json
 from enum import StrEnum
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -18,6 +18,9 @@ EXIT_NOT_FOUND = 3
 class Format(StrEnum):
     table = "table"
     json = "json"
+
+
+OutputOption = Annotated[Format, typer.Option("--output", "-o", help="table or json")]
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:

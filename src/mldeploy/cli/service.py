@@ -8,11 +8,10 @@ import typer
 
 from ..errors import ModelError
 from .env import load as load_environment
-from .output import EXIT_NOT_FOUND, Format, fail, out, show
+from .output import EXIT_NOT_FOUND, Format, OutputOption, fail, out, show
 from .state import workspace
 
 app = typer.Typer(help="Inspect, call, reload, update and delete deployed services.", no_args_is_help=True)
-OutputOption = Annotated[Format, typer.Option("--output", "-o", help="table or json")]
 COLUMNS = ["name", "computeType", "state", "scoringUri", "models", "environment"]
 EXIT_DEPLOYMENT_FAILED = 1
 

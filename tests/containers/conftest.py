@@ -17,3 +17,6 @@ def docker_client() -> Any:
         if os.environ.get("CI"):
             raise
         pytest.skip(f"Docker tests skipped: {reason}")
+
+
+from tests.deployments.conftest import model, project, workspace  # noqa: E402, F401 - shared fixtures

@@ -8,6 +8,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import DockerUnavailable
 from ..targets import deployments
 from ..targets.base import DeploymentError
 from ..workspace import models
@@ -17,6 +18,7 @@ from .webservice import Webservice, WebserviceException, console
 
 if TYPE_CHECKING:
     from .inference_config import InferenceConfig
+    from .package import ModelPackage
     from .workspace import Workspace
 
 
@@ -123,6 +125,23 @@ class Model:
 
     def delete(self) -> None:
         models.delete(self.workspace._store.sessions, self._row)
+
+    @staticmethod
+    def package(
+        workspace: Workspace,
+        models: Sequence[Model],
+        inference_config: InferenceConfig,
+        generate_dockerfile: bool = False,
+        image_name: str | None = None,
+    ) -> ModelPackage:
+        """A Docker image of ``models`` + ``inference_config`` (or, with ``generate_dockerfile=True``, the
+        Dockerfile and context that ``docker build --network host`` accepts as they are)."""
+        from .package import make_package
+
+        try:
+            return make_package(workspace, [m._row for m in models], inference_config, generate_dockerfile, image_name)
+        except (DeploymentError, DockerUnavailable) as error:
+            raise WebserviceException(str(error)) from None
 
     @staticmethod
     def deploy(

@@ -89,14 +89,18 @@ def explain_failure(interpreter: Interpreter, spec: EnvironmentSpec, output: str
     return f"Installing the packages of environment {spec.name!r} failed:\n{tail}"
 
 
-def _install_runtime(env: Path) -> None:
-    """Copy mldeploy's scoring package into the environment (refreshed at every build: it is small)."""
-    site = next(env.glob("lib/python3*/site-packages"))
-    target = site / "mldeploy"
+def copy_runtime(destination: Path) -> None:
+    """Copy mldeploy's scoring package (and nothing of the control plane) into ``destination``/mldeploy."""
+    target = destination / "mldeploy"
     shutil.rmtree(target, ignore_errors=True)
-    (target / "scoring").parent.mkdir(parents=True)
+    target.mkdir(parents=True)
     shutil.copy2(PACKAGE_ROOT / "__init__.py", target / "__init__.py")
     shutil.copytree(PACKAGE_ROOT / "scoring", target / "scoring", ignore=shutil.ignore_patterns("__pycache__"))
+
+
+def _install_runtime(env: Path) -> None:
+    """The runtime goes into the environment's site-packages (refreshed at every build: it is small)."""
+    copy_runtime(next(env.glob("lib/python3*/site-packages")))
 
 
 def build(spec: EnvironmentSpec, envs_root: Path, progress: Progress, source: str) -> Path:

@@ -50,10 +50,13 @@ class ServerConfig:
 
     @classmethod
     def from_file(cls, path: str) -> "ServerConfig":
-        """A config written by ``to_json`` (the control plane writes one per deployment)."""
+        """A config written by ``to_json``; MLDEPLOY_HOST / MLDEPLOY_PORT override its address (an image
+        listens on 0.0.0.0:5001 inside its container, on 127.0.0.1 when run with --network host)."""
         with open(path, encoding="utf-8") as file:
             data = json.load(file)
         data["auth_keys"] = tuple(data.get("auth_keys", ()))
+        data["host"] = os.environ.get("MLDEPLOY_HOST") or data.get("host", DEFAULT_HOST)
+        data["port"] = int(os.environ.get("MLDEPLOY_PORT") or data.get("port", DEFAULT_PORT))
         return cls(**data)
 
     def worker_environment(self) -> dict[str, str]:

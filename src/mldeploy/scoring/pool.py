@@ -92,7 +92,7 @@ class Generation:
     def __init__(self, number: int, config: ServerConfig) -> None:
         self.number = number
         self.config = config
-        self.environment = config.worker_environment()
+        self.environment = {**config.worker_environment(), "MLDEPLOY_FRONT_PID": str(os.getpid())}
         self.python = config.python or sys.executable
         self.ready = False
         self.tasks: list[asyncio.Task[None]] = []

@@ -23,6 +23,7 @@ LOG_FORMAT = "%(asctime)s %(levelname).1s [%(process)d] %(name)s - %(message)s"
 PR_SET_PDEATHSIG = 1
 STACK_DUMP_SIGNAL = signal.SIGUSR2
 PRELOAD_ENV = "MLDEPLOY_PRELOAD"
+FRONT_PID_ENV = "MLDEPLOY_FRONT_PID"
 DEBUG_ERRORS_ENV = "MLDEPLOY_DEBUG_ERRORS"
 OWN_MODULES = {"mldeploy", "azureml", "azureml_inference_server_http", "entry_module", "__main__"}
 
@@ -34,8 +35,8 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):
         return
-    if os.getppid() == 1:
-        sys.exit(0)
+    if os.getppid() != int(os.environ.get(FRONT_PID_ENV, os.getppid())):
+        sys.exit(0)  # the front died before the death signal was armed
 
 
 def _setup_process() -> None:

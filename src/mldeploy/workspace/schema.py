@@ -4,7 +4,7 @@ import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
 
 def _now() -> datetime.datetime:
@@ -23,16 +23,24 @@ class ModelName(Base):
     last_version: Mapped[int] = mapped_column(Integer)
 
 
-class ModelRow(Base):
-    __tablename__ = "models"
-    __table_args__ = (UniqueConstraint("name", "version"),)
+class Versioned:
+    """The columns of a registry entry: one row per (name, version)."""
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[UniqueConstraint]:
+        return (UniqueConstraint("name", "version"),)
+
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(255), index=True)
     version: Mapped[int] = mapped_column(Integer)
+    created_time: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class ModelRow(Versioned, Base):
+    __tablename__ = "models"
     description: Mapped[str | None] = mapped_column(Text, default=None)
     tags: Mapped[dict[str, Any]] = mapped_column(default=dict)
     properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    created_time: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     files: Mapped[list["ModelFileRow"]] = relationship(
         back_populates="model", cascade="all, delete-orphan", order_by="ModelFileRow.path", lazy="selectin"
     )
@@ -51,13 +59,8 @@ class ModelFileRow(Base):
     model: Mapped[ModelRow] = relationship(back_populates="files")
 
 
-class EnvironmentRow(Base):
+class EnvironmentRow(Versioned, Base):
     """A registered environment version: the normalized spec (JSON) it was parsed into."""
 
     __tablename__ = "environments"
-    __table_args__ = (UniqueConstraint("name", "version"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    name: Mapped[str] = mapped_column(String(255), index=True)
-    version: Mapped[int] = mapped_column(Integer)
     spec: Mapped[str] = mapped_column(Text)
-    created_time: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=_now)

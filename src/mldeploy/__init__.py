@@ -14,10 +14,12 @@ _API = {
     "Environment": "mldeploy.api.environment",
     "InferenceConfig": "mldeploy.api.inference_config",
     "LocalWebservice": "mldeploy.api.webservice",
+    "AciWebservice": "mldeploy.api.webservice",
     "Webservice": "mldeploy.api.webservice",
     "WebserviceException": "mldeploy.api.webservice",
 }
 __all__ = [
+    "AciWebservice",
     "Environment",
     "InferenceConfig",
     "LocalWebservice",

@@ -38,3 +38,7 @@ class ServiceNotFound(LookupError):
 
 class DockerUnavailable(RuntimeError):
     """The Docker engine does not answer, or a tool the images need is missing."""
+
+
+class WebserviceException(Exception):
+    """A service that cannot be deployed, found or called; the message is the cause and the fix."""

@@ -8,9 +8,9 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DockerUnavailable
+from ..errors import BuildError, DockerUnavailable
 from ..targets import deployments
-from ..targets.base import DeploymentError
+from ..targets.base import DeploymentError, Plan, Progress
 from ..workspace import models
 from ..workspace.schema import ModelRow
 from ..workspace.services import ServiceRecord
@@ -37,25 +37,31 @@ def plan_for(
     inference_config: InferenceConfig | None,
     settings: dict[str, Any],
     current: ServiceRecord | None = None,
-) -> deployments.Plan:
-    """A deployment plan from v1 objects; without an inference config, the current service's code is kept."""
+) -> Plan:
+    """A deployment plan from v1 objects; without an inference config, the current service's code and
+    environment are kept."""
+    from .environment import Environment
+
     if inference_config is None:
         if current is None:
             raise WebserviceException("Model.deploy needs an InferenceConfig(entry_script=...).")
-        return deployments.Plan(rows, current.entry_script, current.source_directory, current.environment,
-                                None, settings)  # fmt: skip
-    environment = inference_config.environment
+        entry_script, source_directory = current.entry_script, current.source_directory
+        environment = None
+        if current.environment:
+            name, _, version = current.environment.partition(":")
+            environment = Environment.get(workspace, name, int(version) if version else None)
+    else:
+        entry_script, source_directory = inference_config.entry_script, inference_config.source_directory
+        environment = inference_config.environment
+    if environment is None:
+        return Plan(rows, entry_script, source_directory, settings=settings)
+    environment.register(workspace)
 
-    def build(progress: deployments.Progress) -> Path | None:
-        if environment is None:
-            return None
-        path = environment.build_local(workspace, progress)
-        environment.register(workspace)
-        return path
+    def build(progress: Progress) -> Path:
+        return environment.build_local(workspace, progress)
 
-    label = environment.name if environment else None
-    return deployments.Plan(rows, inference_config.entry_script, inference_config.source_directory, label, build,
-                            settings)  # fmt: skip
+    label = f"{environment.name}:{environment.version}"
+    return Plan(rows, entry_script, source_directory, label, build, environment.spec, settings)
 
 
 class Model:
@@ -140,7 +146,7 @@ class Model:
 
         try:
             return make_package(workspace, [m._row for m in models], inference_config, generate_dockerfile, image_name)
-        except (DeploymentError, DockerUnavailable) as error:
+        except (DeploymentError, DockerUnavailable, BuildError) as error:
             raise WebserviceException(str(error)) from None
 
     @staticmethod
@@ -154,16 +160,21 @@ class Model:
         overwrite: bool = False,
         show_output: bool = False,
     ) -> Webservice:
-        """Deploy ``models`` with ``inference_config`` as service ``name`` (local processes for now)."""
+        """Deploy ``models`` with ``inference_config`` as service ``name``: local processes
+        (``LocalWebservice.deploy_configuration``) or a Docker container (``AciWebservice.deploy_configuration``)."""
         if deployment_target is not None:
-            raise WebserviceException("Only local deployments exist yet; leave deployment_target out.")
+            raise WebserviceException(
+                "deployment_target names a Kubernetes cluster, which is not supported yet; leave it out and pick "
+                "the target with deployment_config (LocalWebservice or AciWebservice.deploy_configuration)."
+            )
+        kind = getattr(deployment_config, "target", "local")
         plan = plan_for(workspace, [model._row for model in models], inference_config, dict(deployment_config or {}))
         status = console.status(f"deploying {name}") if show_output else nullcontext()
         try:
             with status as spinner:
                 progress = (lambda step: spinner.update(f"{name}: {step}")) if spinner else (lambda step: None)
-                record = deployments.deploy(workspace._store, name, plan, overwrite, progress)
-        except DeploymentError as error:
+                record = deployments.deploy(workspace._store, name, plan, overwrite, progress, kind)
+        except (DeploymentError, DockerUnavailable, BuildError) as error:
             raise WebserviceException(str(error)) from None
         return Webservice.of(workspace, record)
 

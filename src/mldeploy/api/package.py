@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..targets import package
 from ..targets.docker_engine import connect
+from ..targets.image_build import build_deployment_image
 from ..targets.images import base_image
 
 if TYPE_CHECKING:
@@ -63,6 +64,6 @@ def make_package(
         return ModelPackage(str(context), context)
     digest = hashlib.sha256((context / "Dockerfile").read_bytes()).hexdigest()[:12]
     tag = image_name or f"mldeploy/package:{digest}"
-    _image, lines = client.images.build(path=str(context), tag=tag, network_mode="host", rm=True)
-    log = "".join(str(line.get("stream", "")) for line in lines)
-    return ModelPackage(tag, context, log)
+    log_file = context.parent / f"{context.name}.build.log"
+    build_deployment_image(client, context, tag, lambda step: None, log_file)
+    return ModelPackage(tag, context, log_file.read_text())

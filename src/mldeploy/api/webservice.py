@@ -1,4 +1,5 @@
-"""Web services: ``LocalWebservice`` (deploy configuration and the running service) and ``Webservice`` lookup."""
+"""Web services: ``Webservice`` (lookup and the running service), ``LocalWebservice`` (local processes) and
+``AciWebservice`` (a Docker container), with their v1 ``deploy_configuration`` functions."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
+from ..errors import BuildError, DockerUnavailable, WebserviceException
 from ..targets import deployments
 from ..targets.base import DeploymentError
-from ..targets.local import LocalTarget
+from ..targets.keys import key_index, new_key
 from ..workspace.services import ServiceNotFound, ServiceRecord, load, load_all
+from . import deploy_config
+from .debugging import print_launch_configuration
 
 if TYPE_CHECKING:
     from .inference_config import InferenceConfig
@@ -22,19 +26,14 @@ if TYPE_CHECKING:
     from .workspace import Workspace
 
 DEFAULT_TIMEOUT_S = 600
+TARGET_FAILURES = (DeploymentError, DockerUnavailable, BuildError)
 console = Console(stderr=True, soft_wrap=True)
-
-
-class WebserviceException(Exception):
-    """A service that cannot be deployed, found or called; the message is the cause and the fix."""
-
-
-class LocalServiceDeploymentConfiguration(dict):  # type: ignore[type-arg]
-    """Settings of a local deployment (a dict: port, workers, debug_errors)."""
 
 
 class Webservice:
     """A deployed service. ``Webservice(ws, name)`` finds one deployed by any process."""
+
+    compute_type = "Local"
 
     def __new__(cls, workspace: Workspace, name: str) -> Webservice:
         try:
@@ -45,11 +44,11 @@ class Webservice:
 
     @staticmethod
     def of(workspace: Workspace, record: ServiceRecord) -> Webservice:
-        """The service object for a stored record (local processes: a LocalWebservice)."""
-        service = object.__new__(LocalWebservice)
+        """The service object for a stored record: a LocalWebservice or an AciWebservice."""
+        service = object.__new__(AciWebservice if record.target == "docker" else LocalWebservice)
         service.workspace = workspace
         service._record = record
-        service._target = LocalTarget()
+        service._target = deployments.target_of(record.target)
         return service
 
     @staticmethod
@@ -59,10 +58,6 @@ class Webservice:
     @property
     def name(self) -> str:
         return self._record.name
-
-    @property
-    def compute_type(self) -> str:
-        return "Local"
 
     @property
     def port(self) -> int:
@@ -84,7 +79,17 @@ class Webservice:
     def models(self) -> list[str]:
         return list(self._record.models)
 
+    @property
+    def tags(self) -> dict[str, str]:
+        return dict(self._record.deployment_config.get("tags") or {})
+
+    @property
+    def description(self) -> str | None:
+        return self._record.deployment_config.get("description")
+
     def _wait(self, show_output: bool, generation: int = 0, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        if show_output and self._record.deployment_config.get("debug"):
+            print_launch_configuration(console, self._record)
         status = console.status(f"service {self.name}: starting") if show_output else nullcontext()
         try:
             with status as spinner:
@@ -92,7 +97,7 @@ class Webservice:
                     self._record, timeout_s, lambda step: spinner.update(f"service {self.name}: {step}") if spinner
                     else None, generation,
                 )  # fmt: skip
-        except DeploymentError as error:
+        except TARGET_FAILURES as error:
             if show_output:
                 console.print(f"[red]Failed[/red]\n{error}", highlight=False)
             raise WebserviceException(str(error)) from None
@@ -104,10 +109,12 @@ class Webservice:
         self._wait(show_output, timeout_s=timeout_sec or DEFAULT_TIMEOUT_S)
 
     def post(self, body: bytes) -> bytes:
-        """Send ``body`` to the scoring URI; the answer's bytes (WebserviceException unless 200)."""
-        request = urllib.request.Request(
-            self.scoring_uri, data=body, method="POST", headers={"Content-Type": "application/json"}
-        )
+        """Send ``body`` to the scoring URI (with the primary key when auth is on); the answer's bytes
+        (WebserviceException unless 200)."""
+        headers = {"Content-Type": "application/json"}
+        if self._record.keys:
+            headers["Authorization"] = f"Bearer {self._record.keys[0]}"
+        request = urllib.request.Request(self.scoring_uri, data=body, method="POST", headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=DEFAULT_TIMEOUT_S) as answer:
                 return bytes(answer.read())
@@ -140,10 +147,10 @@ class Webservice:
         return self._target.logs(self._record, num_lines)
 
     def reload(self, wait: bool = True) -> None:
-        """Pick up an edited score.py (and source directory) without rebuilding anything."""
+        """Pick up an edited score.py (and source directory) without rebuilding the environment."""
         try:
             generation = deployments.reload(self._record)
-        except DeploymentError as error:
+        except TARGET_FAILURES as error:
             raise WebserviceException(str(error)) from None
         if wait:
             self._wait(False, generation)
@@ -154,7 +161,8 @@ class Webservice:
         inference_config: InferenceConfig | None = None,
         deployment_config: dict[str, Any] | None = None,
     ) -> None:
-        """Swap models, code, environment or settings; the old workers serve until the new ones are ready."""
+        """Swap models, code, environment or settings (locally the old workers serve until the new are ready;
+        a container is replaced)."""
         from .model import plan_for, rows_of
 
         current = self._record
@@ -168,31 +176,74 @@ class Webservice:
         try:
             generation = deployments.update(self.workspace._store, current, plan, lambda step: None)
             self._wait(False, generation)
-        except DeploymentError as error:
+        except TARGET_FAILURES as error:
             raise WebserviceException(str(error)) from None
         deployments.finish_update(current)
 
+    def get_keys(self) -> tuple[str, str]:
+        """(primary, secondary): send one as ``Authorization: Bearer <key>``."""
+        if not self._record.keys:
+            raise WebserviceException(
+                f"Service {self.name} has no keys: auth is not enabled. Update it with "
+                "deployment_config=AciWebservice.deploy_configuration(auth_enabled=True)."
+            )
+        primary, secondary = self._record.keys
+        return primary, secondary
+
+    def regen_key(self, key: str, set_key: str | None = None) -> None:
+        """Replace the "Primary" or "Secondary" key (with ``set_key``, or a new random one); requests with the
+        old key get 401 once this returns."""
+        keys = list(self.get_keys())
+        try:
+            keys[key_index(key)] = set_key or new_key()
+            generation = deployments.set_keys(self._record, keys)
+        except TARGET_FAILURES as error:
+            raise WebserviceException(str(error)) from None
+        self._wait(False, generation)
+
     def delete(self) -> None:
-        deployments.delete(self.workspace._store, self._record)
+        try:
+            deployments.delete(self._record)
+        except DockerUnavailable as error:
+            raise WebserviceException(str(error)) from None
 
     def serialize(self) -> dict[str, Any]:
-        return {
+        record = self._record
+        description = {
             "name": self.name,
             "computeType": self.compute_type,
             "state": self.state,
             "scoringUri": self.scoring_uri,
             "port": self.port,
             "models": self.models,
-            "environment": self._record.environment,
+            "environment": record.environment,
+            "authEnabled": bool(record.keys),
+            "tags": self.tags,
+            "description": self.description,
         }
+        if record.target == "docker":
+            settings = record.deployment_config
+            description.update(
+                cpuCores=settings.get("cpu_cores"), memoryGb=settings.get("memory_gb"), image=record.image
+            )
+        return description
 
     def __repr__(self) -> str:
-        return f"LocalWebservice(workspace={self.workspace!r}, name={self.name}, state={self.state})"
+        return f"{type(self).__name__}(workspace={self.workspace!r}, name={self.name}, state={self.state})"
 
 
 class LocalWebservice(Webservice):
     """A service running as local processes."""
 
     @staticmethod
-    def deploy_configuration(port: int | None = None, workers: int = 1, debug_errors: bool = False) -> dict[str, Any]:
-        return LocalServiceDeploymentConfiguration(port=port, workers=workers, debug_errors=debug_errors)
+    def deploy_configuration(
+        port: int | None = None, workers: int = 1, debug_errors: bool = False
+    ) -> deploy_config.LocalServiceDeploymentConfiguration:
+        return deploy_config.local_configuration(port, workers, debug_errors)
+
+
+class AciWebservice(Webservice):
+    """A service running in a Docker container with CPU and memory limits (the ACI equivalent)."""
+
+    compute_type = "ACI"
+    deploy_configuration = staticmethod(deploy_config.aci_configuration)

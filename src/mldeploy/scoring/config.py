@@ -5,6 +5,8 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from .debugger import DEBUG_ADDRESS_ENV, DEBUG_WAIT_ENV
+
 DEFAULT_PORT = 5001
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_SCORING_TIMEOUT_MS = 60_000
@@ -44,6 +46,8 @@ class ServerConfig:
     cors_origins: str | None = None  # AML_CORS_ORIGINS: comma-separated origins allowed by CORS
     spare_worker: bool = False  # keep one warm process ready: reloads and replacements skip slow imports
     status_file: str | None = None  # where the front reports each (re)start's outcome, for the control plane
+    debug_port: int | None = None  # the worker waits for a debugger (debugpy) on host:debug_port before init()
+    debug_wait_s: float = 30.0
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
@@ -72,6 +76,9 @@ class ServerConfig:
             env[ENV_SOURCE_DIR] = self.source_dir
         if self.debug_errors:
             env["MLDEPLOY_DEBUG_ERRORS"] = "1"
+        if self.debug_port is not None:
+            env[DEBUG_ADDRESS_ENV] = f"{self.host}:{self.debug_port}"
+            env[DEBUG_WAIT_ENV] = str(self.debug_wait_s)
         return env
 
 

@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 from . import protocol, shim
+from .debugger import wait_for_debugger
 from .failures import describe
 from .script import ScoringScript, ScriptError, app_paths, load_module
 from .swagger import build_documents
@@ -147,6 +148,7 @@ def main() -> None:
     debug_errors = os.environ.get(DEBUG_ERRORS_ENV) == "1"
     entry_script = os.environ["AZUREML_ENTRY_SCRIPT"]
     app_root = os.environ.get("AML_APP_ROOT", os.getcwd())
+    wait_for_debugger()
     message, script = _start_script(entry_script, app_root, debug_errors)
     channel.sendall(protocol.encode(message))
     if script is None:

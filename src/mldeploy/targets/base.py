@@ -1,12 +1,36 @@
-"""What every target does with a service, and the states it reports (the v1 names)."""
+"""What every target does with a service, the plan it deploys, and the states it reports (the v1 names)."""
 
+import urllib.error
+import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
+from ..environments.spec import EnvironmentSpec
 from ..errors import DeploymentError  # noqa: F401 - re-exported for the targets
 from ..scoring.config import ServerConfig
+from ..workspace.blobs import BlobStore
+from ..workspace.schema import ModelRow
 from ..workspace.services import ServiceRecord
+
+TRACEBACK_LINES = 8
+Progress = Callable[[str], None]
+Builder = Callable[[Progress], Path | None]  # builds the environment: its folder, or None for this interpreter
+
+
+@dataclass
+class Plan:
+    """What a deployment runs: models, code, environment and settings, all resolved."""
+
+    models: list[ModelRow]
+    entry_script: str
+    source_directory: str | None = None
+    environment: str | None = None  # "name:version", for the record
+    build_environment: Builder | None = None  # local: a virtual environment on this host
+    spec: EnvironmentSpec | None = None  # docker: installed in the image
+    settings: dict[str, Any] = field(default_factory=dict)  # port, workers, debug_errors, cpu_cores, ...
 
 
 class ServiceState(StrEnum):
@@ -17,14 +41,47 @@ class ServiceState(StrEnum):
     DELETING = "Deleting"
 
 
+def healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as answer:
+            return answer.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def failure_message(record: ServiceRecord, report: dict | None, log: str, headline: str = "") -> str:  # type: ignore[type-arg]
+    """The cause in plain words: the server's own report (file, line, why, fix, traceback's last lines), else
+    the last lines of ``log``."""
+    if not report:
+        tail = "\n".join(log.splitlines()[-20:])
+        return f"Service {record.name!r} stopped before it became healthy. Last log lines:\n{tail}"
+    frames = [line for line in report.get("traceback", "").rstrip().splitlines() if line.strip()][-TRACEBACK_LINES:]
+    parts = [headline or f"Service {record.name!r} failed to start.", *report.get("summary", []),
+             str(report.get("fix", ""))]  # fmt: skip
+    if frames:
+        parts += ["Traceback (last lines):", *frames]
+    parts.append(f"Full log: mldeploy service logs {record.name}")
+    return "\n".join(part for part in parts if part)
+
+
 class Target(Protocol):
-    """What the deployment flow asks of a target (local processes now; Docker and Kubernetes next)."""
+    """What the deployment flow asks of a target (local processes, Docker containers)."""
+
+    def admit(self, settings: dict[str, Any], port: int, current: ServiceRecord | None) -> None:
+        """Refuse, before anything is made, what cannot run (port taken, resources short)."""
+
+    def prepare(self, blobs: BlobStore, record: ServiceRecord, plan: Plan, progress: Progress) -> ServerConfig:
+        """Make ``record.revision``'s files (app folder, environment, image); the server's config."""
 
     def start(self, record: ServiceRecord, config: ServerConfig) -> None: ...
+    def apply(self, record: ServiceRecord, config: ServerConfig) -> int:
+        """Make the running service use ``config`` and the current revision; the generation to wait past."""
+
+    def reload(self, record: ServiceRecord) -> int:
+        """Pick up the edited code of the current revision; the generation to wait past."""
+
     def state(self, record: ServiceRecord) -> ServiceState: ...
-    def wait(
-        self, record: ServiceRecord, timeout_s: float, progress: Callable[[str], None], generation: int = 0
-    ) -> None: ...
+    def wait(self, record: ServiceRecord, timeout_s: float, progress: Progress, generation: int = 0) -> None: ...
     def logs(self, record: ServiceRecord, num_lines: int) -> str: ...
     def signal_reload(self, record: ServiceRecord) -> int: ...
     def stop(self, record: ServiceRecord) -> None: ...

@@ -1,23 +1,24 @@
 """The local target: the scoring server as a detached process group on 127.0.0.1, state under the workspace."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from ..environments.build import python_of
 from ..scoring.config import ServerConfig
+from ..workspace.blobs import BlobStore
 from ..workspace.services import ServiceRecord
-from .base import DeploymentError, ServiceState
+from . import app_folder
+from .base import DeploymentError, Plan, Progress, ServiceState, failure_message, healthy
 
 POLL_S = 0.05
 STOP_GRACE_S = 15.0
-TRACEBACK_LINES = 8
 
 
 def free_port() -> int:
@@ -50,28 +51,47 @@ def _alive(pid: int | None) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z" and b"mldeploy.scoring" in command
 
 
-def _healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as answer:
-            return answer.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def failure_message(record: ServiceRecord, report: dict | None) -> str:  # type: ignore[type-arg]
-    """The cause in plain words: the server's own report (file, line, why, fix, traceback's last lines)."""
-    if not report:
-        tail = "\n".join(record.log_file.read_text(errors="replace").splitlines()[-20:])
-        return f"Service {record.name!r} stopped before it became healthy. Last log lines:\n{tail}"
-    frames = [line for line in report.get("traceback", "").rstrip().splitlines() if line.strip()][-TRACEBACK_LINES:]
-    parts = [f"Service {record.name!r} failed to start.", *report.get("summary", []), str(report.get("fix", ""))]
-    if frames:
-        parts += ["Traceback (last lines):", *frames]
-    parts.append(f"Full log: mldeploy service logs {record.name}")
-    return "\n".join(part for part in parts if part)
-
-
 class LocalTarget:
+    def admit(self, settings: dict[str, Any], port: int, current: ServiceRecord | None) -> None:
+        if current is None:
+            check_port(port)
+
+    def prepare(self, blobs: BlobStore, record: ServiceRecord, plan: Plan, progress: Progress) -> ServerConfig:
+        """Build the environment (a virtual environment) and lay out the app folder of ``record.revision``."""
+        if plan.build_environment is not None:
+            environment = plan.build_environment(progress)
+            record.python = str(python_of(environment)) if environment else None
+        progress("laying out the app folder")
+        shutil.rmtree(record.app_root, ignore_errors=True)
+        script, source = app_folder.resolve_entry_script(plan.entry_script, plan.source_directory)
+        entry = app_folder.copy_code(record.app_root, script, source)
+        app_folder.copy_models(record.app_root, blobs, plan.models)
+        return ServerConfig(
+            entry_script=str(entry),
+            app_root=str(record.app_root),
+            model_dir=app_folder.model_dir(plan.models) if plan.models else None,
+            port=record.port,
+            workers=int(plan.settings.get("workers") or 1),
+            debug_errors=bool(plan.settings.get("debug_errors", False)),
+            python=record.python,
+            status_file=str(record.status_file),
+            spare_worker=True,
+        )
+
+    def apply(self, record: ServiceRecord, config: ServerConfig) -> int:
+        """A rolling reload: the server reads its config file again; the old workers serve until the new are
+        ready."""
+        record.save()
+        return self.signal_reload(record)
+
+    def reload(self, record: ServiceRecord) -> int:
+        try:
+            script, source = app_folder.resolve_entry_script(record.entry_script, record.source_directory)
+        except FileNotFoundError as error:
+            raise DeploymentError(str(error)) from None
+        app_folder.copy_code(record.app_root, script, source)
+        return self.signal_reload(record)
+
     def start(self, record: ServiceRecord, config: ServerConfig) -> None:
         """Write the server's config and start it, detached (it outlives this process)."""
         record.config_file.write_text(config.to_json())
@@ -89,26 +109,25 @@ class LocalTarget:
     def state(self, record: ServiceRecord) -> ServiceState:
         if not _alive(record.pid):
             return ServiceState.FAILED
-        if _healthy(record.port):
+        if healthy(record.port):
             return ServiceState.HEALTHY
         status = record.status()
         return ServiceState.FAILED if status and status["state"] == "failed" else ServiceState.TRANSITIONING
 
-    def wait(
-        self, record: ServiceRecord, timeout_s: float, progress: Callable[[str], None], generation: int = 0
-    ) -> None:
+    def wait(self, record: ServiceRecord, timeout_s: float, progress: Progress, generation: int = 0) -> None:
         """Until the server (generation > ``generation`` after a reload) is ready; DeploymentError when it fails."""
         started = time.monotonic()
         while time.monotonic() - started < timeout_s:
             status = record.status()
             if status and status["generation"] > generation:
                 if status["state"] == "failed":
-                    raise DeploymentError(failure_message(record, status.get("report")))
-                if _healthy(record.port):
+                    raise DeploymentError(failure_message(record, status.get("report"), self.logs(record, 20)))
+                if healthy(record.port):
                     return
             if not _alive(record.pid):
                 status = record.status()
-                raise DeploymentError(failure_message(record, status.get("report") if status else None))
+                report = status.get("report") if status else None
+                raise DeploymentError(failure_message(record, report, self.logs(record, 20)))
             progress(f"waiting for init() ({time.monotonic() - started:.0f} s)")
             time.sleep(POLL_S)
         raise DeploymentError(

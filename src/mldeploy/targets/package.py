@@ -7,6 +7,7 @@ does); MLDEPLOY_HOST / MLDEPLOY_PORT change that (the Docker target runs images 
 127.0.0.1).
 """
 
+import hashlib
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,13 +25,16 @@ APP_ROOT = "/var/azureml-app"
 CONTAINER_PORT = 5001
 BUILD = "mldeploy-build"
 CA_IN_IMAGE = "/etc/mldeploy/ca.crt"
+ENVIRONMENT_STEP = "RUN python3 -m venv /opt/mldeploy/env"
+ENVIRONMENT_FILES = ("ca.crt", "pip.conf", "requirements.txt")
+ENVIRONMENT_REPOSITORY = "mldeploy/env"
 DOCKERFILE = f"""\
 FROM {{base}}
 # 1. environment: the user's packages and the scoring runtime's dependencies
 COPY {BUILD}/ca.crt {CA_IN_IMAGE}
 COPY {BUILD}/pip.conf /etc/pip.conf
 COPY {BUILD}/requirements.txt /opt/mldeploy/requirements.txt
-RUN python3 -m venv /opt/mldeploy/env \\
+{ENVIRONMENT_STEP} \\
  && /opt/mldeploy/env/bin/pip install --no-cache-dir --disable-pip-version-check -r /opt/mldeploy/requirements.txt
 # 2. the scoring runtime (mldeploy.scoring only)
 COPY {BUILD}/runtime/ /opt/mldeploy/runtime/
@@ -53,8 +57,9 @@ def write_context(
     entry_script: str,
     source_directory: str | None,
     spec: EnvironmentSpec | None,
-) -> Path:
-    """Write the build context into ``folder`` (created); the Dockerfile's path."""
+    extra_requirements: Sequence[str] = (),
+) -> ServerConfig:
+    """Write the build context (``Dockerfile`` and files) into ``folder`` (created); the image's server config."""
     if spec is not None and spec.python not in (None, "3.11"):
         raise DeploymentError(
             f"The container base image has Python 3.11; the environment asks for Python {spec.python}. "
@@ -68,7 +73,7 @@ def write_context(
     build.mkdir(parents=True)
     shutil.copyfile(host_ca_bundle(), build / "ca.crt")
     (build / "pip.conf").write_text(container_pip_conf(CA_IN_IMAGE))
-    requirements = [*(spec.requirements if spec else ()), *runtime_requirements()]
+    requirements = [*(spec.requirements if spec else ()), *runtime_requirements(), *extra_requirements]
     (build / "requirements.txt").write_text("\n".join(requirements) + "\n")
     copy_runtime(build / "runtime")
     (folder / "models").mkdir()
@@ -82,6 +87,14 @@ def write_context(
         port=CONTAINER_PORT,
     )
     (build / "server.json").write_text(config.to_json())
-    dockerfile = folder / "Dockerfile"
-    dockerfile.write_text(DOCKERFILE.format(base=base))
-    return dockerfile
+    (folder / "Dockerfile").write_text(DOCKERFILE.format(base=base))
+    return config
+
+
+def environment_reference(folder: Path, base: str) -> str:
+    """The tag that keeps the environment layer of the context in ``folder``: the same base, packages and
+    index settings give the same tag, so any deployment reuses it."""
+    digest = hashlib.sha256(base.encode())
+    for name in ENVIRONMENT_FILES:
+        digest.update((folder / BUILD / name).read_bytes())
+    return f"{ENVIRONMENT_REPOSITORY}:{digest.hexdigest()[:12]}"

@@ -37,6 +37,9 @@ class ServiceRecord:
     environment: str | None = None  # "name:version"
     python: str | None = None
     deployment_config: dict[str, Any] = field(default_factory=dict)
+    keys: list[str] = field(default_factory=list)  # primary, secondary: when auth is enabled
+    image: str | None = None  # docker: the deployment image's tag
+    started: float = 0.0  # when the server (container) was last started, as a Unix time
 
     @property
     def path(self) -> Path:
@@ -44,6 +47,7 @@ class ServiceRecord:
 
     @property
     def app_root(self) -> Path:
+        """This revision's files: the app folder (local) or the image's build context (docker)."""
         return self.path / f"app-{self.revision}"
 
     @property

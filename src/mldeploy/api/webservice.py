@@ -144,7 +144,11 @@ class Webservice:
             return payload.decode(errors="replace")
 
     def get_logs(self, num_lines: int = 5000) -> str:
-        return self._target.logs(self._record, num_lines)
+        """The server's log: the log file (local), the container's log with every restart (docker)."""
+        try:
+            return self._target.logs(self._record, num_lines)
+        except TARGET_FAILURES as error:
+            raise WebserviceException(str(error)) from None
 
     def reload(self, wait: bool = True) -> None:
         """Pick up an edited score.py (and source directory) without rebuilding the environment."""

@@ -79,6 +79,7 @@ class ServerConfig:
         if self.debug_port is not None:
             env[DEBUG_ADDRESS_ENV] = f"{self.host}:{self.debug_port}"
             env[DEBUG_WAIT_ENV] = str(self.debug_wait_s)
+            env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # only the standard library is frozen, not score.py
         return env
 
 

@@ -72,10 +72,11 @@ def check_request(capacity: HostCapacity, cpu_cores: float, memory_gb: float) ->
             f"  Other services hold {capacity.held_cpus:g} CPU and {capacity.held_memory_gb:.1f} GB: "
             f"{', '.join(capacity.holders)}."
         )
-    settings = " and ".join(f"{setting}=" for *_, setting in short)
+    settings = ", ".join(f"{setting}=..." for *_, setting in short)
+    flags = " / ".join("--cpu" if name == "cpu" else "--memory" for name, *_ in short)
     lines += [
         "Fixes:",
-        f"  - ask for less: AciWebservice.deploy_configuration({settings}...) (--cpu / --memory);",
+        f"  - ask for less: AciWebservice.deploy_configuration({settings}) ({flags});",
         "  - free resources: delete or shrink other services (`mldeploy service list`);",
         "  - deploy on a bigger machine, or on a Kubernetes cluster with more or larger nodes.",
     ]

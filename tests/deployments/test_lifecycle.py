@@ -133,3 +133,20 @@ def test_several_models_are_laid_out_as_v1_does(workspace: Workspace, model: Mod
     assert answer["dir"] == "azureml-models"
     assert "azureml-models/my_best_model/1/model.pkl" in answer["tree"]
     assert "azureml-models/helper-files/1/score.py" in answer["tree"]
+
+
+def test_a_deployment_killed_while_preparing_does_not_block_the_name(
+    workspace: Workspace, model: Model, project: Path
+) -> None:
+    command = [sys.executable, "-m", "mldeploy", "--workspace", str(workspace.path), "deploy", "killed",
+               "--model", "my_best_model", "--entry-script", "score.py", "--conda-file", "myenv.yml"]  # fmt: skip
+    deploying = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    folder = workspace.path / "services" / "killed"
+    deadline = time.monotonic() + 60
+    while not folder.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    deploying.kill()
+    deploying.wait()
+    assert folder.exists() and not (folder / "service.json").exists()
+    assert subprocess.run(command, capture_output=True, text=True, timeout=300).returncode == 0
+    assert Webservice(workspace, "killed").state == "Healthy"

@@ -148,9 +148,7 @@ class DockerTarget:
         state = container.attrs["State"]
         if state["Running"] and not state["Restarting"] and healthy(record.port):
             return ServiceState.HEALTHY
-        status = record.status()
-        looping = status and status["state"] == "failed" and container.attrs["RestartCount"] >= CRASH_LOOP_RESTARTS
-        if looping or state["Status"] in ("exited", "dead"):
+        if container.attrs["RestartCount"] >= CRASH_LOOP_RESTARTS or state["Status"] in ("exited", "dead"):
             return ServiceState.FAILED
         return ServiceState.TRANSITIONING
 
@@ -167,8 +165,13 @@ class DockerTarget:
             if fresh and status["state"] == "ready" and healthy(record.port):
                 return
             restarts = int(container.attrs["RestartCount"])
-            if fresh and status["state"] == "failed" and (generation > 0 or restarts >= CRASH_LOOP_RESTARTS):
-                raise DeploymentError(self._explain_failure(record, container, status.get("report"), generation))
+            report = status.get("report") if status else None
+            if generation > 0 and fresh and status["state"] == "failed":
+                raise DeploymentError(
+                    failure_message(record, report, self.logs(record, 30), f"Reloading {record.name!r} failed.")
+                )
+            if generation == 0 and restarts >= CRASH_LOOP_RESTARTS:
+                raise DeploymentError(self._explain_failure(record, container, report))
             if container.attrs["State"]["Status"] in ("exited", "dead"):
                 raise DeploymentError(failure_message(record, None, self.logs(record, 30)))
             restarted = f", {restarts} restarts" if restarts else ""
@@ -179,10 +182,9 @@ class DockerTarget:
             f"See `mldeploy service logs {record.name}`."
         )
 
-    def _explain_failure(self, record: ServiceRecord, container: Any, report: Any, generation: int) -> str:
+    def _explain_failure(self, record: ServiceRecord, container: Any, report: Any) -> str:
+        """A crash loop: for lack of memory (the engine saw OOM kills), else the server's own report."""
         log = self.logs(record, 5000)
-        if generation > 0:
-            return failure_message(record, report, log, f"Reloading {record.name!r} failed; the old workers serve.")
         restarts = int(container.attrs["RestartCount"])
         oom_kills = self._oom_kills(container, record.started)
         if oom_kills:

@@ -51,6 +51,8 @@ def deploy(
     except ValueError as error:
         raise DeploymentError(str(error)) from None
     folder = services_root(store.home) / name
+    if folder.exists() and not (folder / "service.json").exists():
+        shutil.rmtree(folder)  # left by a deployment that was killed before it started anything
     if folder.exists():
         if not overwrite:
             raise DeploymentError(

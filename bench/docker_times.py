@@ -2,9 +2,10 @@
 
 --cold removes the environment layers (mldeploy/env) first, so the first deployment installs its packages;
 the base image is kept (it is made once per host; see docs/docker-deployments.md for its time).
-Services get --cpu cores (default 1: at the v1 default of 0.1, starting is slower by the time init() takes
-at a tenth of a core). Steps: deploy (cold or warm environment), deploy an identical second service (every layer cached),
-reload after editing score.py (only the code layer is rebuilt), update memory_gb (new container), delete.
+Services get --cpu cores (default 1: at the v1 default of 0.1, starting is slower by the time init()
+takes at a tenth of a core). Steps: deploy (cold or warm environment), deploy an identical second service
+(every layer cached), reload after editing score.py (only the code layer is rebuilt), update memory_gb
+(new container), delete.
 """
 
 import argparse

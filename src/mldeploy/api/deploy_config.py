@@ -17,6 +17,18 @@ AZURE_ONLY = frozenset({
 console = Console(stderr=True, soft_wrap=True)
 
 
+def _ignore_azure_only(function: str, given: dict[str, Any], azure_only: frozenset[str]) -> None:
+    """v1 arguments that only mean something on Azure are ignored, with a notice; unknown ones are refused."""
+    unknown = sorted(set(given) - azure_only)
+    if unknown:
+        raise WebserviceException(
+            f"{function}() got unknown argument(s): {', '.join(unknown)}. See `help({function})` for the known "
+            "ones; the Azure-only ones are accepted and ignored."
+        )
+    if given:
+        console.print(f"Ignored (Azure only, no meaning here): {', '.join(sorted(given))}")
+
+
 class LocalServiceDeploymentConfiguration(dict):  # type: ignore[type-arg]
     """Settings of a local deployment (port, workers, debug_errors)."""
 
@@ -47,15 +59,7 @@ def aci_configuration(
     debug: bool = False,
     **azure_only: Any,
 ) -> AciServiceDeploymentConfiguration:
-    unknown = sorted(set(azure_only) - AZURE_ONLY)
-    if unknown:
-        raise WebserviceException(
-            f"AciWebservice.deploy_configuration() got unknown argument(s): {', '.join(unknown)}. Known: cpu_cores, "
-            "memory_gb, tags, description, auth_enabled, primary_key, secondary_key, port, workers, debug_errors, "
-            "debug (and the Azure-only ones, which are ignored)."
-        )
-    if azure_only:
-        console.print(f"Ignored (Azure only, no meaning on a local Docker engine): {', '.join(sorted(azure_only))}")
+    _ignore_azure_only("AciWebservice.deploy_configuration", azure_only, AZURE_ONLY)
     return AciServiceDeploymentConfiguration(
         cpu_cores=DEFAULT_CPU_CORES if cpu_cores is None else cpu_cores,
         memory_gb=DEFAULT_MEMORY_GB if memory_gb is None else memory_gb,
@@ -68,4 +72,80 @@ def aci_configuration(
         workers=workers,
         debug_errors=debug_errors,
         debug=debug,
+    )
+
+
+class AksServiceDeploymentConfiguration(dict):  # type: ignore[type-arg]
+    """Settings of a Kubernetes deployment (the AKS equivalent), with the v1 defaults."""
+
+    target = "kubernetes"
+
+
+AKS_AZURE_ONLY = frozenset({"collect_model_data", "enable_app_insights", "compute_target_name", "blobfuse_enabled"})
+
+
+def aks_configuration(
+    autoscale_enabled: bool | None = None,
+    autoscale_min_replicas: int | None = None,
+    autoscale_max_replicas: int | None = None,
+    autoscale_refresh_seconds: int | None = None,
+    autoscale_target_utilization: int | None = None,
+    auth_enabled: bool | None = None,
+    cpu_cores: float | None = None,
+    memory_gb: float | None = None,
+    scoring_timeout_ms: int | None = None,
+    replica_max_concurrent_requests: int | None = None,
+    max_request_wait_time: int | None = None,
+    num_replicas: int | None = None,
+    primary_key: str | None = None,
+    secondary_key: str | None = None,
+    tags: dict[str, str] | None = None,
+    properties: dict[str, str] | None = None,
+    description: str | None = None,
+    gpu_cores: int | None = None,
+    period_seconds: int | None = None,
+    initial_delay_seconds: int | None = None,
+    timeout_seconds: int | None = None,
+    success_threshold: int | None = None,
+    failure_threshold: int | None = None,
+    namespace: str | None = None,
+    token_auth_enabled: bool | None = None,
+    cpu_cores_limit: float | None = None,
+    memory_gb_limit: float | None = None,
+    **azure_only: Any,
+) -> AksServiceDeploymentConfiguration:
+    """The v1 arguments and defaults; autoscaling is on unless ``num_replicas`` is given."""
+    _ignore_azure_only("AksWebservice.deploy_configuration", azure_only, AKS_AZURE_ONLY)
+    if auth_enabled and token_auth_enabled:
+        raise WebserviceException("Key and token auth cannot both be on: set auth_enabled or token_auth_enabled.")
+    cpu = DEFAULT_CPU_CORES if cpu_cores is None else cpu_cores
+    memory = DEFAULT_MEMORY_GB if memory_gb is None else memory_gb
+    return AksServiceDeploymentConfiguration(
+        autoscale_enabled=num_replicas is None if autoscale_enabled is None else autoscale_enabled,
+        autoscale_min_replicas=autoscale_min_replicas or 1,
+        autoscale_max_replicas=autoscale_max_replicas or 10,
+        autoscale_refresh_seconds=autoscale_refresh_seconds or 1,
+        autoscale_target_utilization=autoscale_target_utilization or 70,
+        auth_enabled=True if auth_enabled is None and not token_auth_enabled else bool(auth_enabled),
+        token_auth_enabled=bool(token_auth_enabled),
+        cpu_cores=cpu,
+        memory_gb=memory,
+        cpu_cores_limit=cpu if cpu_cores_limit is None else cpu_cores_limit,
+        memory_gb_limit=memory if memory_gb_limit is None else memory_gb_limit,
+        gpu_cores=gpu_cores or 0,
+        scoring_timeout_ms=scoring_timeout_ms or 60_000,
+        replica_max_concurrent_requests=replica_max_concurrent_requests or 1,
+        max_request_wait_time=max_request_wait_time or 500,
+        num_replicas=num_replicas,
+        primary_key=primary_key,
+        secondary_key=secondary_key,
+        tags=dict(tags or {}),
+        properties=dict(properties or {}),
+        description=description,
+        period_seconds=period_seconds or 10,
+        initial_delay_seconds=310 if initial_delay_seconds is None else initial_delay_seconds,
+        timeout_seconds=timeout_seconds or 2,
+        success_threshold=success_threshold or 1,
+        failure_threshold=failure_threshold or 3,
+        namespace=namespace or "default",
     )

@@ -23,7 +23,9 @@ def target_of(kind: str) -> Target:
         from .container import DockerTarget
 
         return DockerTarget()
-    return LocalTarget()
+    if kind == "local":
+        return LocalTarget()
+    raise DeploymentError(f"Deployments to {kind!r} are not supported yet; the targets are: {', '.join(TARGETS)}.")
 
 
 def _prepare(

@@ -1,0 +1,91 @@
+"""The Kubernetes objects of a service: the v1 settings land where they should, and every object is valid
+against the official schemas of a recent Kubernetes (kubernetes-validate, strict: no unknown field)."""
+
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from mldeploy.api.deploy_config import aks_configuration
+from mldeploy.errors import WebserviceException
+from mldeploy.scoring.config import ServerConfig
+from mldeploy.targets.kube_manifests import export, manifests
+
+KUBERNETES_VERSION = "1.37.0"
+IMAGE_CONFIG = ServerConfig(entry_script="/var/azureml-app/score.py", app_root="/var/azureml-app",
+                            model_dir="azureml-models/m/1", host="0.0.0.0")  # fmt: skip
+KEYS = ["primary-key", "secondary-key"]
+
+
+def _objects(**settings: Any) -> dict[str, dict[str, Any]]:
+    built = manifests("diabetes", "registry.example/mldeploy/diabetes:1", IMAGE_CONFIG,
+                      aks_configuration(**settings), KEYS)  # fmt: skip
+    return {manifest["kind"]: manifest for manifest in built}
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{}, {"gpu_cores": 1, "cpu_cores": 2, "memory_gb": 4, "cpu_cores_limit": 4}, {"num_replicas": 3}],
+    ids=["defaults", "gpu", "fixed-replicas"],
+)
+def test_every_object_is_valid_for_kubernetes(settings: dict[str, Any]) -> None:
+    for manifest in _objects(**settings).values():
+        kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
+
+
+def test_v1_defaults_and_settings_land_in_the_objects() -> None:
+    objects = _objects(gpu_cores=1, cpu_cores=0.5, memory_gb=2, autoscale_max_replicas=4, namespace="ml")
+    container = objects["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["resources"] == {
+        "requests": {"cpu": "500m", "memory": "2048Mi", "nvidia.com/gpu": "1"},
+        "limits": {"cpu": "500m", "memory": "2048Mi", "nvidia.com/gpu": "1"},
+    }
+    liveness = container["livenessProbe"]
+    assert (liveness["httpGet"]["path"], liveness["initialDelaySeconds"], liveness["periodSeconds"]) == ("/", 310, 10)
+    assert (liveness["timeoutSeconds"], liveness["failureThreshold"]) == (2, 3)
+    assert container["readinessProbe"]["initialDelaySeconds"] == 0
+    hpa = objects["HorizontalPodAutoscaler"]["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (1, 4)
+    assert hpa["metrics"][0]["resource"]["target"]["averageUtilization"] == 70
+    server = ServerConfig(**yaml.safe_load(objects["Secret"]["stringData"]["server.json"]))
+    assert (server.scoring_timeout_ms, server.max_concurrent_requests, server.max_request_wait_ms) == (60000, 1, 500)
+    assert list(server.auth_keys) == KEYS
+    assert {manifest["metadata"]["namespace"] for manifest in objects.values()} == {"ml"}
+    assert all(manifest["metadata"]["labels"]["mldeploy.io/service"] == "diabetes" for manifest in objects.values())
+
+
+def test_fixed_replicas_have_no_autoscaler() -> None:
+    objects = _objects(num_replicas=3)
+    assert "HorizontalPodAutoscaler" not in objects
+    assert objects["Deployment"]["spec"]["replicas"] == 3
+
+
+def test_a_new_key_changes_the_pod_template() -> None:
+    settings = aks_configuration()
+    first = manifests("svc", "image:1", IMAGE_CONFIG, settings, KEYS)[1]
+    second = manifests("svc", "image:1", IMAGE_CONFIG, settings, ["other", KEYS[1]])[1]
+    annotation = "mldeploy.io/config"
+    assert (
+        first["spec"]["template"]["metadata"]["annotations"][annotation]
+        != (second["spec"]["template"]["metadata"]["annotations"][annotation])
+    )
+
+
+def test_unknown_arguments_and_two_auth_kinds_are_refused() -> None:
+    with pytest.raises(WebserviceException, match="autoscale_maximum"):
+        aks_configuration(autoscale_maximum=3)
+    with pytest.raises(WebserviceException, match="cannot both be on"):
+        aks_configuration(auth_enabled=True, token_auth_enabled=True)
+
+
+def test_export_writes_yaml_files_in_apply_order(tmp_path: Path) -> None:
+    objects = manifests("svc", "image:1", IMAGE_CONFIG, aks_configuration(), KEYS)
+    written = export(objects, tmp_path / "out")
+    assert [path.name for path in written] == [
+        "01-secret-svc-config.yaml", "02-deployment-svc.yaml", "03-service-svc.yaml",
+        "04-horizontalpodautoscaler-svc.yaml",
+    ]  # fmt: skip
+    for path in written:
+        kubernetes_validate.validate(yaml.safe_load(path.read_text()), KUBERNETES_VERSION, strict=True)

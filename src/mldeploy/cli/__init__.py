@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from . import env, model, package, serve, service
+from . import env, model, package, plan, serve, service
 
 app = typer.Typer(
     name="mldeploy",
@@ -20,6 +20,7 @@ app.add_typer(env.app, name="env")
 app.add_typer(service.app, name="service")
 app.command(name="deploy")(service.deploy)
 app.command(name="package")(package.package)
+app.command(name="plan")(plan.plan)
 
 
 @app.callback()

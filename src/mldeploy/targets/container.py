@@ -13,6 +13,7 @@ import shutil
 import time
 from typing import Any
 
+from ..diagnose.containers import BOOT_LINE
 from ..scoring.config import ServerConfig
 from ..workspace.blobs import BlobStore
 from ..workspace.services import ServiceRecord
@@ -37,7 +38,6 @@ DEBUG_REQUIREMENTS = ("debugpy>=1.8",)
 DEBUG_SCORING_TIMEOUT_MS = 24 * 3600 * 1000  # paused at a breakpoint is not a stuck run()
 POLL_S = 0.2
 STOP_GRACE_S = 10
-BOOT_LINE = "Booting worker with pid"
 
 
 def container_name(record: ServiceRecord) -> str:

@@ -1,0 +1,2 @@
+"""Diagnosis of a service from its cluster's own state (pods, events, logs): one rule per failure mode of the
+seed, each giving the cause, the evidence and the fix in plain words."""

@@ -15,11 +15,13 @@ _API = {
     "InferenceConfig": "mldeploy.api.inference_config",
     "LocalWebservice": "mldeploy.api.webservice",
     "AciWebservice": "mldeploy.api.webservice",
+    "AksWebservice": "mldeploy.api.webservice",
     "Webservice": "mldeploy.api.webservice",
     "WebserviceException": "mldeploy.api.webservice",
 }
 __all__ = [
     "AciWebservice",
+    "AksWebservice",
     "Environment",
     "InferenceConfig",
     "LocalWebservice",

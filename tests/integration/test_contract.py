@@ -20,6 +20,10 @@ def test_auth_key_required_on_score_only(servers: Servers) -> None:
     for key in ("first", "second"):
         assert httpx.post(url, content="x", headers={"Authorization": f"Bearer {key}"}).json() == "x"
     assert httpx.get(server.url + "/").status_code == 200
+    # where a proxy keeps Authorization for itself (the Kubernetes API server), the key has its own header
+    assert httpx.post(url, content="x", headers={"X-Mldeploy-Key": "second"}).json() == "x"
+    assert httpx.post(url, content="x", headers={"X-Mldeploy-Key": "wrong"}).status_code == 401
+    assert httpx.post(url, content="x", headers={"X-Mldeploy-Key": ""}).status_code == 401
 
 
 def test_body_over_the_limit_is_413(servers: Servers) -> None:

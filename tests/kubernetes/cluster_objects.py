@@ -23,6 +23,7 @@ def waiting(reason: str, restarts: int = 0, message: str = "", last: dict[str, A
     return {
         "name": "scoring",
         "image": "registry.example/mldeploy/diabetes:1",
+        "imageID": "",
         "ready": False,
         "restartCount": restarts,
         "state": {"waiting": {"reason": reason, "message": message}},

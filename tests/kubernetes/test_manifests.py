@@ -11,7 +11,7 @@ import yaml
 from mldeploy.api.deploy_config import aks_configuration
 from mldeploy.errors import WebserviceException
 from mldeploy.scoring.config import ServerConfig
-from mldeploy.targets.kube_manifests import export, manifests
+from mldeploy.targets.kube_manifests import export, manifests, server_config
 
 KUBERNETES_VERSION = "1.37.0"
 IMAGE_CONFIG = ServerConfig(entry_script="/var/azureml-app/score.py", app_root="/var/azureml-app",
@@ -20,8 +20,9 @@ KEYS = ["primary-key", "secondary-key"]
 
 
 def _objects(**settings: Any) -> dict[str, dict[str, Any]]:
-    built = manifests("diabetes", "registry.example/mldeploy/diabetes:1", IMAGE_CONFIG,
-                      aks_configuration(**settings), KEYS)  # fmt: skip
+    config = aks_configuration(**settings)
+    built = manifests("diabetes", "registry.example/mldeploy/diabetes:1", server_config(IMAGE_CONFIG, config, KEYS),
+                      config, KEYS)  # fmt: skip
     return {manifest["kind"]: manifest for manifest in built}
 
 
@@ -64,8 +65,9 @@ def test_fixed_replicas_have_no_autoscaler() -> None:
 
 def test_a_new_key_changes_the_pod_template() -> None:
     settings = aks_configuration()
-    first = manifests("svc", "image:1", IMAGE_CONFIG, settings, KEYS)[1]
-    second = manifests("svc", "image:1", IMAGE_CONFIG, settings, ["other", KEYS[1]])[1]
+    other = ["other", KEYS[1]]
+    first = manifests("svc", "image:1", server_config(IMAGE_CONFIG, settings, KEYS), settings, KEYS)[1]
+    second = manifests("svc", "image:1", server_config(IMAGE_CONFIG, settings, other), settings, other)[1]
     annotation = "mldeploy.io/config"
     assert (
         first["spec"]["template"]["metadata"]["annotations"][annotation]
@@ -81,7 +83,8 @@ def test_unknown_arguments_and_two_auth_kinds_are_refused() -> None:
 
 
 def test_export_writes_yaml_files_in_apply_order(tmp_path: Path) -> None:
-    objects = manifests("svc", "image:1", IMAGE_CONFIG, aks_configuration(), KEYS)
+    settings = aks_configuration()
+    objects = manifests("svc", "image:1", server_config(IMAGE_CONFIG, settings, KEYS), settings, KEYS)
     written = export(objects, tmp_path / "out")
     assert [path.name for path in written] == [
         "01-secret-svc-config.yaml", "02-deployment-svc.yaml", "03-service-svc.yaml",

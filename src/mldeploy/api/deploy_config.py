@@ -112,6 +112,8 @@ def aks_configuration(
     token_auth_enabled: bool | None = None,
     cpu_cores_limit: float | None = None,
     memory_gb_limit: float | None = None,
+    context: str | None = None,
+    registry: str | None = None,
     **azure_only: Any,
 ) -> AksServiceDeploymentConfiguration:
     """The v1 arguments and defaults; autoscaling is on unless ``num_replicas`` is given."""
@@ -148,4 +150,6 @@ def aks_configuration(
         success_threshold=success_threshold or 1,
         failure_threshold=failure_threshold or 3,
         namespace=namespace or "default",
+        context=context,  # the kubeconfig context (default: the current one)
+        registry=registry,  # where the image is pushed for the cluster to pull (default: not pushed)
     )

@@ -162,12 +162,15 @@ class Model:
     ) -> Webservice:
         """Deploy ``models`` with ``inference_config`` as service ``name``: local processes
         (``LocalWebservice.deploy_configuration``) or a Docker container (``AciWebservice.deploy_configuration``)."""
-        if deployment_target is not None:
-            raise WebserviceException(
-                "deployment_target names a Kubernetes cluster, which is not supported yet; leave it out and pick "
-                "the target with deployment_config (LocalWebservice or AciWebservice.deploy_configuration)."
-            )
         kind = getattr(deployment_config, "target", "local")
+        if deployment_target is not None:
+            if kind != "kubernetes":
+                raise WebserviceException(
+                    "deployment_target names a Kubernetes cluster: pass AksWebservice.deploy_configuration(...) "
+                    "as deployment_config, or leave deployment_target out."
+                )
+            if isinstance(deployment_target, str):  # a kubeconfig context name
+                deployment_config = type(deployment_config)({**deployment_config, "context": deployment_target})
         plan = plan_for(workspace, [model._row for model in models], inference_config, dict(deployment_config or {}))
         status = console.status(f"deploying {name}") if show_output else nullcontext()
         try:
@@ -195,3 +198,20 @@ class Model:
             f"Model(workspace={self.workspace!r}, name={self.name}, id={self.id}, version={self.version}, "
             f"tags={self.tags}, properties={self.properties})"
         )
+
+
+def export_manifests(
+    workspace: Workspace,
+    name: str,
+    models: Sequence[Model],
+    inference_config: InferenceConfig,
+    deployment_config: dict[str, Any],
+    folder: str | Path,
+) -> list[Path]:
+    """Build (and push) the image, then write the service's Kubernetes objects as YAML files into ``folder``,
+    in apply order, for ``kubectl apply -f folder``; no cluster is needed."""
+    plan = plan_for(workspace, [model._row for model in models], inference_config, dict(deployment_config))
+    try:
+        return deployments.export(workspace._store, name, plan, Path(folder), lambda step: None)
+    except (DeploymentError, DockerUnavailable, BuildError) as error:
+        raise WebserviceException(str(error)) from None

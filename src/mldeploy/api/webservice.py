@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
     from .workspace import Workspace
 
 DEFAULT_TIMEOUT_S = 600
+DIAGNOSE_WAIT_S = 2
 TARGET_FAILURES = (DeploymentError, DockerUnavailable, BuildError)
 console = Console(stderr=True, soft_wrap=True)
 
@@ -45,7 +45,8 @@ class Webservice:
     @staticmethod
     def of(workspace: Workspace, record: ServiceRecord) -> Webservice:
         """The service object for a stored record: a LocalWebservice or an AciWebservice."""
-        service = object.__new__(AciWebservice if record.target == "docker" else LocalWebservice)
+        kinds = {"docker": AciWebservice, "kubernetes": AksWebservice}
+        service = object.__new__(kinds.get(record.target, LocalWebservice))
         service.workspace = workspace
         service._record = record
         service._target = deployments.target_of(record.target)
@@ -109,25 +110,19 @@ class Webservice:
         self._wait(show_output, timeout_s=timeout_sec or DEFAULT_TIMEOUT_S)
 
     def post(self, body: bytes) -> bytes:
-        """Send ``body`` to the scoring URI (with the primary key when auth is on); the answer's bytes
+        """Send ``body`` to the service (with the primary key when auth is on); the answer's bytes
         (WebserviceException unless 200)."""
-        headers = {"Content-Type": "application/json"}
-        if self._record.keys:
-            headers["Authorization"] = f"Bearer {self._record.keys[0]}"
-        request = urllib.request.Request(self.scoring_uri, data=body, method="POST", headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=DEFAULT_TIMEOUT_S) as answer:
-                return bytes(answer.read())
-        except urllib.error.HTTPError as error:
-            detail = error.read().decode(errors="replace")
-            raise WebserviceException(
-                f"Received bad response from service {self.name}: {error.code} {detail}"
-            ) from None
+            status, payload = self._target.post(self._record, body)
         except (urllib.error.URLError, OSError) as error:
             raise WebserviceException(
                 f"Service {self.name} did not answer at {self.scoring_uri} ({error}); its state is {self.state}. "
                 f"See service.get_logs()."
             ) from None
+        if status != 200:
+            detail = payload.decode(errors="replace")
+            raise WebserviceException(f"Received bad response from service {self.name}: {status} {detail}")
+        return payload
 
     def run(self, input_data: Any) -> Any:
         """Score ``input_data`` (str, bytes, or anything JSON-serializable); the decoded JSON answer."""
@@ -205,6 +200,17 @@ class Webservice:
             raise WebserviceException(str(error)) from None
         self._wait(False, generation)
 
+    def diagnose(self) -> list[str]:
+        """What keeps the service from being healthy, each with its cause, evidence and fix (empty: nothing)."""
+        diagnoses = getattr(self._target, "diagnoses", None)
+        try:
+            if diagnoses is not None:
+                return list(diagnoses(self._record))
+            self._target.wait(self._record, DIAGNOSE_WAIT_S, lambda step: None)
+        except TARGET_FAILURES as error:
+            return [str(error)]
+        return []
+
     def delete(self) -> None:
         try:
             deployments.delete(self._record)
@@ -251,3 +257,10 @@ class AciWebservice(Webservice):
 
     compute_type = "ACI"
     deploy_configuration = staticmethod(deploy_config.aci_configuration)
+
+
+class AksWebservice(Webservice):
+    """A service on a Kubernetes cluster (the AKS equivalent): Deployment, Service, Secret, autoscaler."""
+
+    compute_type = "AKS"
+    deploy_configuration = staticmethod(deploy_config.aks_configuration)

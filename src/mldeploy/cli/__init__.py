@@ -21,6 +21,7 @@ app.add_typer(service.app, name="service")
 app.command(name="deploy")(service.deploy)
 app.command(name="package")(package.package)
 app.command(name="plan")(plan.plan)
+app.command(name="diagnose")(service.diagnose)
 
 
 @app.callback()

@@ -16,6 +16,7 @@ from .state import workspace
 class Target(StrEnum):
     local = "local"
     docker = "docker"
+    kubernetes = "kubernetes"
 
 
 app = typer.Typer(help="Inspect, call, reload, update and delete deployed services.", no_args_is_help=True)
@@ -63,17 +64,22 @@ def _failed(error: Exception) -> None:
     fail(str(error), EXIT_DEPLOYMENT_FAILED)
 
 
-def _deployment_config(target: Target, port: int | None, workers: int | None, cpu: float | None,
-                       memory: float | None, auth: bool, debug: bool):  # type: ignore[no-untyped-def]  # fmt: skip
-    from ..api.webservice import AciWebservice, LocalWebservice
+def _deployment_config(target: Target, port: int | None, workers: int | None, resources: dict[str, Any],
+                       cluster: dict[str, Any], auth: bool | None, debug: bool):  # type: ignore[no-untyped-def]  # fmt: skip
+    from ..api.webservice import AciWebservice, AksWebservice, LocalWebservice
 
+    given = {key: value for key, value in resources.items() if value is not None}
     if target is Target.local:
-        if cpu is not None or memory is not None or auth or debug:
-            fail("--cpu, --memory, --auth and --debug apply to containers: add --target docker.")
+        if given or auth or debug:
+            fail("--cpu, --memory, --gpu, --replicas, --auth and --debug apply to containers: add --target docker "
+                 "or --target kubernetes.")  # fmt: skip
         return LocalWebservice.deploy_configuration(port=port, workers=workers or 1)
-    return AciWebservice.deploy_configuration(
-        cpu_cores=cpu, memory_gb=memory, auth_enabled=auth, port=port, workers=workers or 1, debug=debug
-    )
+    if target is Target.docker:
+        if "gpu_cores" in given or "num_replicas" in given:
+            fail("--gpu and --replicas apply to --target kubernetes.")
+        return AciWebservice.deploy_configuration(auth_enabled=auth, port=port, workers=workers or 1, debug=debug,
+                                                  **given)  # fmt: skip
+    return AksWebservice.deploy_configuration(auth_enabled=auth, **given, **cluster)
 
 
 def deploy(
@@ -84,29 +90,49 @@ def deploy(
     source_dir: SourceOption = None,
     conda_file: CondaOption = None,
     pip_requirements: PipOption = None,
-    target: Annotated[Target, typer.Option(help="Local processes, or a Docker container (as ACI).")] = Target.local,
+    target: Annotated[Target, typer.Option(help="Local processes, a Docker container (ACI), or Kubernetes (AKS).")] = (
+        Target.local
+    ),
     port: Annotated[int | None, typer.Option(help="Port on 127.0.0.1 (default: a free one).")] = None,
     workers: WorkersOption = None,
-    cpu: Annotated[float | None, typer.Option(help="Container CPU cores (default 0.1).")] = None,
-    memory: Annotated[float | None, typer.Option(help="Container memory in GB (default 0.5).")] = None,
-    auth: Annotated[bool, typer.Option("--auth", help="Require a key (see `mldeploy service keys`).")] = False,
+    cpu: Annotated[float | None, typer.Option(help="CPU cores (default 0.1).")] = None,
+    memory: Annotated[float | None, typer.Option(help="Memory in GB (default 0.5).")] = None,
+    gpu: Annotated[int | None, typer.Option(help="Kubernetes: GPUs per replica (nvidia.com/gpu).")] = None,
+    replicas: Annotated[int | None, typer.Option(help="Kubernetes: fixed replicas (default: autoscale 1-10).")] = None,
+    auth: Annotated[
+        bool | None, typer.Option("--auth/--no-auth", help="Require a key (docker: off, kubernetes: on by default).")
+    ] = None,
     debug: Annotated[
-        bool, typer.Option("--debug", help="Wait for VS Code (debugpy on 127.0.0.1:5678) before init().")
+        bool, typer.Option("--debug", help="Docker: wait for VS Code (debugpy on 127.0.0.1:5678) before init().")
     ] = False,
+    context: Annotated[str | None, typer.Option(help="Kubernetes: the kubeconfig context.")] = None,
+    namespace: Annotated[str | None, typer.Option(help="Kubernetes: the namespace (default: default).")] = None,
+    registry: Annotated[str | None, typer.Option(help="Kubernetes: push the image to this registry.")] = None,
+    export: Annotated[
+        Path | None, typer.Option(help="Kubernetes: write the manifests (YAML) here instead of applying them.")
+    ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a service of that name.")] = False,
 ) -> None:
-    """Deploy models and a scoring script as a service (local processes or a container), and wait until it
-    answers."""
-    from ..api.model import Model
+    """Deploy models and a scoring script as a service (local processes, a container, or Kubernetes), and
+    wait until it answers."""
+    from ..api.model import Model, export_manifests
     from ..api.webservice import WebserviceException
 
     if entry_script is None:
         fail("Give the scoring script with --entry-script score.py.")
     if conda_file and pip_requirements:
         fail("Give at most one of --conda-file and --pip-requirements.")
-    deployment = _deployment_config(target, port, workers, cpu, memory, auth, debug)
+    if (context or namespace or registry or export) and target is not Target.kubernetes:
+        fail("--context, --namespace, --registry and --export apply to --target kubernetes.")
+    resources = {"cpu_cores": cpu, "memory_gb": memory, "gpu_cores": gpu, "num_replicas": replicas}
+    cluster = {"context": context, "namespace": namespace, "registry": registry}
+    deployment = _deployment_config(target, port, workers, resources, cluster, auth, debug)
     config = inference_config(name, entry_script, source_dir, conda_file, pip_requirements)
     try:
+        if export is not None:
+            written = export_manifests(workspace(ctx), name, models(ctx, model or []), config, deployment, export)
+            out.print(f"Wrote {len(written)} manifests to {export}; apply them with: kubectl apply -f {export}")
+            return
         service = Model.deploy(
             workspace(ctx), name, models(ctx, model or []), config, deployment, overwrite=overwrite, show_output=True
         )
@@ -114,6 +140,17 @@ def deploy(
     except WebserviceException as error:
         _failed(error)
     out.print(f"{service.name}: {service.scoring_uri}", highlight=False)
+
+
+@app.command()
+def diagnose(ctx: typer.Context, name: str) -> None:
+    """Explain what keeps the service from being healthy: cause, evidence and fix (exit 1 if anything)."""
+    found = _service(ctx, name).diagnose()
+    if not found:
+        out.print(f"{name}: healthy, nothing to diagnose")
+        return
+    typer.echo("\n\n".join(found))
+    raise typer.Exit(EXIT_DEPLOYMENT_FAILED)
 
 
 @app.command(name="list")

@@ -68,14 +68,23 @@ def image_pull(state: ClusterState) -> Diagnosis | None:
     if not failing:
         return None
     pod, status = failing[0]
-    image = status.get("image", "?")
-    registry = image.split("/")[0] if "/" in image else "docker.io"
+    image = str(status.get("image", "?"))
+    registry = registry_of(image)
     message = status.get("state", {}).get("waiting", {}).get("message", "")
-    events = [str(event.get("message", "")) for event in state.events if event.get("reason") in ("Failed",)]
-    evidence = [f"Pod {pod_name(pod)} cannot pull {image}: {message or (events[-1] if events else 'no detail')}"]
+    events = [str(event.get("message", "")) for event in state.events if event.get("reason") == "Failed"]
+    evidence = [f"Pod {pod_name(pod)} cannot pull {image}: {message or 'no detail'}"]
+    if events:
+        evidence.append(f"Kubernetes: {events[-1]}")
     fix = [
         f"check that {image} was pushed to {registry} (`mldeploy deploy ... --registry {registry}` pushes it)",
         f"give the cluster access to {registry}: an imagePullSecret, or attach the registry to the cluster",
         "check the registry's name: the cluster must reach it under that name",
     ]
     return Diagnosis(f"The image cannot be pulled from {registry} (ImagePullBackOff).", evidence, fix)
+
+
+def registry_of(image: str) -> str:
+    """The registry of an image reference, as Docker reads it: a first part with a dot, a colon or
+    "localhost" names one; otherwise it is Docker Hub."""
+    first, _, rest = image.partition("/")
+    return first if rest and ("." in first or ":" in first or first == "localhost") else "docker.io"

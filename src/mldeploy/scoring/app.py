@@ -22,6 +22,7 @@ Answer = tuple[int, Headers, bytes]
 
 HEADER_LIMIT = 100
 SERVER_VERSION = f"mldeploy/{__version__}"
+KEY_HEADER = "x-mldeploy-key"  # the service key, where Authorization cannot carry it (a Kubernetes API proxy)
 NOT_FOUND = (
     "The requested URL was not found on the server. If you entered the URL manually please check your "
     "spelling and try again."
@@ -161,8 +162,11 @@ class ScoringApp:
         if not self._keys:
             return True
         scheme, _, token = header_map.get("authorization", "").partition(" ")
-        given = token.strip().encode()
-        return scheme.lower() == "bearer" and any(hmac.compare_digest(given, key) for key in self._keys)
+        if scheme.lower() == "bearer":
+            given = token.strip().encode()
+        else:  # through the Kubernetes API server's proxy, which keeps Authorization for itself
+            given = header_map.get(KEY_HEADER, "").strip().encode()
+        return bool(given) and any(hmac.compare_digest(given, key) for key in self._keys)
 
     async def _score(
         self, method: str, path: str, query: str, headers: Headers, header_map: dict[str, str], body: bytes

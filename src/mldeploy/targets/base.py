@@ -16,6 +16,7 @@ from ..workspace.schema import ModelRow
 from ..workspace.services import ServiceRecord
 
 TRACEBACK_LINES = 8
+SCORING_TIMEOUT_S = 600
 Progress = Callable[[str], None]
 Builder = Callable[[Progress], Path | None]  # builds the environment: its folder, or None for this interpreter
 
@@ -39,6 +40,23 @@ class ServiceState(StrEnum):
     UNHEALTHY = "Unhealthy"
     FAILED = "Failed"
     DELETING = "Deleting"
+
+
+def post(url: str, body: bytes, headers: dict[str, str], context: Any = None) -> tuple[int, bytes]:
+    """POST ``body`` as JSON; (status, answer body). URLError / OSError when nothing answers."""
+    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json",
+                                                                             **headers})  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=SCORING_TIMEOUT_S, context=context) as answer:
+            return answer.status, bytes(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, bytes(error.read())
+
+
+def post_direct(record: ServiceRecord, body: bytes) -> tuple[int, bytes]:
+    """To a server this host reaches (local, Docker): the primary key, if any, as ``Authorization: Bearer``."""
+    headers = {"Authorization": f"Bearer {record.keys[0]}"} if record.keys else {}
+    return post(record.scoring_uri, body, headers)
 
 
 def healthy(port: int) -> bool:
@@ -81,6 +99,9 @@ class Target(Protocol):
         """Pick up the edited code of the current revision; the generation to wait past."""
 
     def state(self, record: ServiceRecord) -> ServiceState: ...
+    def post(self, record: ServiceRecord, body: bytes) -> tuple[int, bytes]:
+        """Send a scoring request the way this target is reached; (status, answer body)."""
+
     def wait(self, record: ServiceRecord, timeout_s: float, progress: Progress, generation: int = 0) -> None: ...
     def logs(self, record: ServiceRecord, num_lines: int) -> str: ...
     def signal_reload(self, record: ServiceRecord) -> int: ...

@@ -9,7 +9,6 @@ told how much memory to ask for, measured.
 
 import dataclasses
 import hashlib
-import shutil
 import time
 from typing import Any
 
@@ -17,15 +16,15 @@ from ..diagnose.containers import BOOT_LINE
 from ..scoring.config import ServerConfig
 from ..workspace.blobs import BlobStore
 from ..workspace.services import ServiceRecord
-from . import app_folder, package
-from .base import DeploymentError, Plan, Progress, ServiceState, failure_message, healthy
+from . import app_folder
+from .base import DeploymentError, Plan, Progress, ServiceState, failure_message, healthy, post_direct
 from .capacity import GIB, SERVICE_LABEL, check_request, host_capacity
 from .docker_engine import connect
 from .image_build import build_deployment_image
-from .images import base_image
 from .keys import keys_for
 from .local import check_port
 from .memory_probe import measure_peak, memory_to_ask
+from .service_image import build_service_image
 
 MOUNT = "/var/mldeploy/service"
 COMMAND = ["/opt/mldeploy/env/bin/python", "-m", "mldeploy.scoring", f"{MOUNT}/server.json"]
@@ -78,15 +77,9 @@ class DockerTarget:
         """Build the deployment image of ``record.revision`` (cached layers: environment, runtime, models, code)."""
         settings = plan.settings
         debug = bool(settings.get("debug"))
-        base = base_image(self.client, progress)
-        shutil.rmtree(record.app_root, ignore_errors=True)
-        progress("writing the build context")
-        image_config = package.write_context(
-            record.app_root, base, blobs, plan.models, plan.entry_script, plan.source_directory, plan.spec,
-            DEBUG_REQUIREMENTS if debug else (),
-        )  # fmt: skip
-        record.image = f"mldeploy/{container_name(record)}:{record.revision}"
-        build_deployment_image(self.client, record.app_root, record.image, progress, record.path / "build.log")
+        repository = f"mldeploy/{container_name(record)}"
+        extra = DEBUG_REQUIREMENTS if debug else ()
+        image_config = build_service_image(self.client, blobs, record, plan, progress, repository, extra)
         record.keys = keys_for(settings, record.keys)
         return dataclasses.replace(
             image_config,
@@ -135,6 +128,9 @@ class DockerTarget:
         build_deployment_image(self.client, record.app_root, record.image, lambda step: None, record.path / "build.log")
         self.start(record, ServerConfig.from_file(str(record.config_file)))
         return 0
+
+    def post(self, record: ServiceRecord, body: bytes) -> tuple[int, bytes]:
+        return post_direct(record, body)
 
     def state(self, record: ServiceRecord) -> ServiceState:
         from ..errors import DockerUnavailable

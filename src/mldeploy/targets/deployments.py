@@ -7,6 +7,8 @@ being prepared leaves nothing behind.
 
 import dataclasses
 import shutil
+import tempfile
+from pathlib import Path
 
 from ..scoring.config import ServerConfig
 from ..workspace.services import ServiceRecord, check_name, load, services_root
@@ -15,7 +17,7 @@ from . import app_folder
 from .base import DeploymentError, Plan, Progress, Target
 from .local import LocalTarget, free_port
 
-TARGETS = ("local", "docker")
+TARGETS = ("local", "docker", "kubernetes")
 
 
 def target_of(kind: str) -> Target:
@@ -23,6 +25,10 @@ def target_of(kind: str) -> Target:
         from .container import DockerTarget
 
         return DockerTarget()
+    if kind == "kubernetes":
+        from .cluster import KubernetesTarget
+
+        return KubernetesTarget()
     if kind == "local":
         return LocalTarget()
     raise DeploymentError(f"Deployments to {kind!r} are not supported yet; the targets are: {', '.join(TARGETS)}.")
@@ -74,6 +80,22 @@ def deploy(
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return record
+
+
+def export(store: WorkspaceStore, name: str, plan: Plan, folder: Path, progress: Progress) -> list[Path]:
+    """Build (and push) the image, then write the Kubernetes objects as YAML into ``folder``; no cluster needed."""
+    from .cluster import KubernetesTarget
+    from .kube_manifests import export as write_manifests
+
+    try:
+        check_name(name)
+    except ValueError as error:
+        raise DeploymentError(str(error)) from None
+    target = KubernetesTarget()
+    with tempfile.TemporaryDirectory(prefix="mldeploy-export-") as scratch:
+        record = ServiceRecord(name=name, target="kubernetes", port=0, folder=scratch)
+        config = _prepare(store, target, record, plan, progress)
+        return write_manifests(target.objects(record, config), folder)
 
 
 def update(store: WorkspaceStore, record: ServiceRecord, plan: Plan, progress: Progress) -> int:

@@ -140,10 +140,9 @@ def autoscaler(name: str, settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def manifests(
-    name: str, image: str, image_config: ServerConfig, settings: dict[str, Any], keys: list[str]
+    name: str, image: str, config: ServerConfig, settings: dict[str, Any], keys: list[str]
 ) -> list[dict[str, Any]]:
-    """Every object of the service, in the order they are applied."""
-    config = server_config(image_config, settings, keys)
+    """Every object of the service, in the order they are applied; ``config`` from ``server_config``."""
     digest = hashlib.sha256(config.to_json().encode()).hexdigest()[:16]
     objects = [secret(name, settings, config, keys), deployment(name, image, settings, digest), service(name, settings)]
     if settings["autoscale_enabled"]:

@@ -15,7 +15,7 @@ from ..scoring.config import ServerConfig
 from ..workspace.blobs import BlobStore
 from ..workspace.services import ServiceRecord
 from . import app_folder
-from .base import DeploymentError, Plan, Progress, ServiceState, failure_message, healthy
+from .base import DeploymentError, Plan, Progress, ServiceState, failure_message, healthy, post_direct
 
 POLL_S = 0.05
 STOP_GRACE_S = 15.0
@@ -105,6 +105,9 @@ class LocalTarget:
             )  # fmt: skip
         record.pid = process.pid
         record.save()
+
+    def post(self, record: ServiceRecord, body: bytes) -> tuple[int, bytes]:
+        return post_direct(record, body)
 
     def state(self, record: ServiceRecord) -> ServiceState:
         if not _alive(record.pid):

@@ -40,6 +40,7 @@ class ServiceRecord:
     keys: list[str] = field(default_factory=list)  # primary, secondary: when auth is enabled
     image: str | None = None  # docker: the deployment image's tag
     started: float = 0.0  # when the server (container) was last started, as a Unix time
+    scoring_url: str | None = None  # kubernetes: the scoring URI through the API server's service proxy
 
     @property
     def path(self) -> Path:
@@ -64,7 +65,7 @@ class ServiceRecord:
 
     @property
     def scoring_uri(self) -> str:
-        return f"http://127.0.0.1:{self.port}/score"
+        return self.scoring_url or f"http://127.0.0.1:{self.port}/score"
 
     def save(self) -> None:
         staging = self.path / "service.json.tmp"

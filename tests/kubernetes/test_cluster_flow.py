@@ -1,0 +1,145 @@
+"""The Kubernetes flow (apply, wait, run, logs, update, keys, diagnose, delete, export) through the official
+client, against the FAKE API server of tests/kubernetes/fake_api.py: no cluster can be had here. Images are
+built on the real Docker engine."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from mldeploy import AksWebservice, InferenceConfig, Model, WebserviceException, Workspace
+from tests.kubernetes import scenarios
+from tests.support.servers import start_ours
+
+pytestmark = pytest.mark.slow
+ECHO = "def init():\n    pass\n\n\ndef run(data):\n    return data\n"
+KUBERNETES_VERSION = "1.37.0"
+
+
+def _deploy(workspace: Workspace, model: Model, project: Path, **settings: Any):  # type: ignore[no-untyped-def]
+    (project / "echo.py").write_text(ECHO)
+    config = AksWebservice.deploy_configuration(namespace="ml", **settings)
+    return Model.deploy(workspace, "diabetes", [model], InferenceConfig("echo.py"), config)
+
+
+def test_apply_run_update_keys_logs_and_delete(
+    docker_client: Any,
+    cluster: Any,
+    workspace: Workspace,
+    model: Model,
+    project: Path,
+    tmp_path: Path,
+) -> None:
+    objects = cluster.cluster.objects
+    cluster.cluster.put("secrets", {"apiVersion": "v1", "metadata": {"name": "team-secret", "namespace": "ml"}})
+    service = _deploy(workspace, model, project, autoscale_max_replicas=4, gpu_cores=1)
+    service.wait_for_deployment()
+    assert service.state == "Healthy" and service.compute_type == "AKS"
+    kinds = {manifest["kind"] for (resource, namespace, name), manifest in objects.items() if namespace == "ml"}
+    assert kinds >= {"Secret", "Deployment", "Service", "HorizontalPodAutoscaler", "Pod"}
+    for resource in ("secrets", "deployments", "services", "horizontalpodautoscalers"):
+        sent = {key: value for key, value in objects[(resource, "ml", _name(resource))].items() if key != "status"}
+        kubernetes_validate.validate(sent, KUBERNETES_VERSION, strict=True)
+    container = objects[("deployments", "ml", "diabetes")]["spec"]["template"]["spec"]["containers"][0]
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
+
+    primary, secondary = service.get_keys()
+    with start_ours("echo.py", tmp_path, tmp_path, args=["--auth-key", primary, "--auth-key", secondary]) as pod:
+        pod.wait_healthy()
+        cluster.cluster.proxy_to = pod.url
+        assert service.run('"through the proxy"') == '"through the proxy"'
+        assert "/services/diabetes:http/proxy/score" in service.scoring_uri
+    assert "Booting worker with pid" in service.get_logs()
+
+    template_before = objects[("deployments", "ml", "diabetes")]["spec"]["template"]["metadata"]["annotations"]
+    service.regen_key("Primary")
+    assert service.get_keys()[0] != primary
+    secret = objects[("secrets", "ml", "diabetes-config")]["stringData"]
+    assert secret["primaryKey"] == service.get_keys()[0]
+    template_after = objects[("deployments", "ml", "diabetes")]["spec"]["template"]["metadata"]["annotations"]
+    assert template_after != template_before, "a new key rolls the pods"
+
+    service.update(deployment_config=AksWebservice.deploy_configuration(namespace="ml", autoscale_max_replicas=6))
+    assert objects[("horizontalpodautoscalers", "ml", "diabetes")]["spec"]["maxReplicas"] == 6
+    assert ("PUT", "/apis/apps/v1/namespaces/ml/deployments/diabetes") in cluster.cluster.requests
+
+    service.delete()
+    left = {(resource, name) for (resource, namespace, name) in objects if namespace == "ml" and resource != "pods"}
+    assert left == {("secrets", "team-secret")}, "only what mldeploy made is deleted"
+
+
+def _name(resource: str) -> str:
+    return "diabetes-config" if resource == "secrets" else "diabetes"
+
+
+@pytest.mark.parametrize(
+    ("cluster", "expected"),
+    [
+        (scenarios.crash_loop, ["CrashLoopBackOff", "after 3 restart(s)", "init() failed in /var/azureml-app/score.py",
+                                "FileNotFoundError"]),
+        (scenarios.out_of_memory, ["OOMKilled", "512Mi", "memory_gb", "appears 3 times"]),
+        (scenarios.unschedulable, ["Couldn't Schedule because the kubernetes cluster didn't have available resources "
+                                   "after trying for 00:05:00", "Insufficient nvidia.com/gpu", "GPU SKU"]),
+        (scenarios.image_pull, ["ImagePullBackOff", "pull access denied", "imagePullSecret"]),
+    ],
+    indirect=["cluster"],
+    ids=["crash-loop", "oom", "unschedulable", "image-pull"],
+)  # fmt: skip
+def test_each_failure_is_diagnosed_from_the_cluster_state(
+    docker_client: Any,
+    cluster: Any,
+    expected: list[str],
+    workspace: Workspace,
+    model: Model,
+    project: Path,
+) -> None:
+    service = _deploy(workspace, model, project, gpu_cores=1)
+    with pytest.raises(WebserviceException) as failure:
+        service.wait_for_deployment(timeout_sec=60)
+    for phrase in expected:
+        assert phrase in str(failure.value)
+    assert service.state == "Failed"
+    command = [sys.executable, "-m", "mldeploy", "--workspace", str(workspace.path), "diagnose", "diabetes"]
+    diagnosed = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert diagnosed.returncode == 1 and expected[0] in diagnosed.stdout
+
+
+def test_no_cluster_is_a_clear_message(
+    workspace: Workspace,
+    model: Model,
+    project: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(project / "no-such-kubeconfig"))
+    with pytest.raises(WebserviceException, match="No Kubernetes cluster is configured"):
+        _deploy(workspace, model, project)
+    assert not (workspace.path / "services" / "diabetes").exists()
+
+
+def test_export_writes_manifests_kubectl_accepts(
+    docker_client: Any,
+    workspace: Workspace,
+    model: Model,
+    project: Path,
+    tmp_path: Path,
+) -> None:
+    (project / "echo.py").write_text(ECHO)
+    command = [sys.executable, "-m", "mldeploy", "--workspace", str(workspace.path), "deploy", "exported",
+               "-m", "my_best_model", "--entry-script", "echo.py", "--target", "kubernetes", "--replicas", "2",
+               "--export", str(tmp_path / "manifests")]  # fmt: skip
+    exported = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert exported.returncode == 0, exported.stderr
+    files = sorted((tmp_path / "manifests").glob("*.yaml"))
+    assert [path.name for path in files] == ["01-secret-exported-config.yaml", "02-deployment-exported.yaml",
+                                             "03-service-exported.yaml"]  # fmt: skip
+    for path in files:
+        kubernetes_validate.validate(yaml.safe_load(path.read_text()), KUBERNETES_VERSION, strict=True)
+    deployment = yaml.safe_load(files[1].read_text())
+    assert deployment["spec"]["replicas"] == 2
+    server = json.loads(yaml.safe_load(files[0].read_text())["stringData"]["server.json"])
+    assert server["entry_script"] == "/var/azureml-app/echo.py" and len(server["auth_keys"]) == 2

@@ -114,9 +114,13 @@ def aks_configuration(
     memory_gb_limit: float | None = None,
     context: str | None = None,
     registry: str | None = None,
+    keda_prometheus_url: str | None = None,
+    keda_query: str | None = None,
     **azure_only: Any,
 ) -> AksServiceDeploymentConfiguration:
-    """The v1 arguments and defaults; autoscaling is on unless ``num_replicas`` is given."""
+    """The v1 arguments and defaults; autoscaling is on unless ``num_replicas`` is given. mldeploy adds
+    ``context`` (kubeconfig), ``registry`` (push the image there) and ``keda_prometheus_url`` (scale on
+    concurrency, as v1 did, with KEDA)."""
     _ignore_azure_only("AksWebservice.deploy_configuration", azure_only, AKS_AZURE_ONLY)
     if auth_enabled and token_auth_enabled:
         raise WebserviceException("Key and token auth cannot both be on: set auth_enabled or token_auth_enabled.")
@@ -152,4 +156,6 @@ def aks_configuration(
         namespace=namespace or "default",
         context=context,  # the kubeconfig context (default: the current one)
         registry=registry,  # where the image is pushed for the cluster to pull (default: not pushed)
+        keda_prometheus_url=keda_prometheus_url,  # scale on requests in flight with KEDA instead of CPU
+        keda_query=keda_query,  # the in-flight query, when your Prometheus labels pods differently
     )

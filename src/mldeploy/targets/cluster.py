@@ -29,6 +29,7 @@ from .keys import keys_for
 from .service_image import build_service_image
 
 POLL_S = 0.5
+KEDA = {"group": "keda.sh", "version": "v1alpha1", "plural": "scaledobjects"}
 MANAGED_BY = "app.kubernetes.io/managed-by"
 NO_CLUSTER = (
     "No Kubernetes cluster is configured ({reason}). Point KUBECONFIG at your cluster's kubeconfig (or use "
@@ -118,6 +119,9 @@ class KubernetesTarget:
                  "Service": (core, "namespaced_service"),
                  "HorizontalPodAutoscaler": (autoscaling, "namespaced_horizontal_pod_autoscaler")}  # fmt: skip
         for manifest in self.objects(record, config):
+            if manifest["kind"] == "ScaledObject":
+                self._apply_scaled_object(record, manifest)
+                continue
             api, suffix = calls[manifest["kind"]]
             try:
                 getattr(api, f"create_{suffix}")(namespace, manifest)
@@ -129,6 +133,26 @@ class KubernetesTarget:
         record.scoring_url = f"{host}/api/v1/namespaces/{namespace}/services/{record.name}:http/proxy/score"
         record.started = time.time()
         record.save()
+
+    def _apply_scaled_object(self, record: ServiceRecord, manifest: dict[str, Any]) -> None:
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+
+        custom = client.CustomObjectsApi(self._client(record.deployment_config))
+        namespace, name = record.deployment_config["namespace"], manifest["metadata"]["name"]
+        try:
+            custom.create_namespaced_custom_object(namespace=namespace, body=manifest, **KEDA)
+        except ApiException as error:
+            if error.status == 404:
+                raise DeploymentError(
+                    "The cluster does not know KEDA's ScaledObject: install KEDA (https://keda.sh), or leave "
+                    "keda_prometheus_url out to scale on CPU with a HorizontalPodAutoscaler."
+                ) from None
+            if error.status != 409:
+                raise DeploymentError(_api_error(error, manifest)) from None
+            current = custom.get_namespaced_custom_object(namespace=namespace, name=name, **KEDA)
+            manifest["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion")
+            custom.replace_namespaced_custom_object(namespace=namespace, name=name, body=manifest, **KEDA)
 
     def apply(self, record: ServiceRecord, config: ServerConfig) -> int:
         self.start(record, config)
@@ -236,6 +260,7 @@ class KubernetesTarget:
     @reaching
     def stop(self, record: ServiceRecord) -> None:
         """Delete the objects this service made, and only those: each must carry our labels."""
+        from kubernetes import client
         from kubernetes.client.exceptions import ApiException
 
         core, apps, autoscaling = self._apis(record)
@@ -253,12 +278,21 @@ class KubernetesTarget:
                 if error.status == 404:
                     continue
                 raise DeploymentError(_api_error(error, {"kind": suffix, "metadata": {"name": name}})) from None
-            labels = found.metadata.labels or {}
-            if (
-                labels.get(MANAGED_BY) == kube_manifests.MANAGED_BY
-                and labels.get(kube_manifests.SERVICE_LABEL) == record.name
-            ):
+            if _ours(found.metadata.labels, record.name):
                 getattr(api, f"delete_{suffix}")(name, namespace)
+        if record.deployment_config.get("keda_prometheus_url"):
+            custom = client.CustomObjectsApi(self._client(record.deployment_config))
+            try:
+                found = custom.get_namespaced_custom_object(namespace=namespace, name=record.name, **KEDA)
+            except ApiException:
+                return
+            if _ours(found["metadata"].get("labels"), record.name):
+                custom.delete_namespaced_custom_object(namespace=namespace, name=record.name, **KEDA)
+
+
+def _ours(labels: dict[str, str] | None, name: str) -> bool:
+    labels = labels or {}
+    return labels.get(MANAGED_BY) == kube_manifests.MANAGED_BY and labels.get(kube_manifests.SERVICE_LABEL) == name
 
 
 def _rolled_out(deployment: dict[str, Any]) -> bool:

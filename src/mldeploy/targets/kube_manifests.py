@@ -19,6 +19,8 @@ SERVICE_LABEL = "mldeploy.io/service"
 CONFIG_MOUNT = "/etc/mldeploy/service"
 COMMAND = ["/opt/mldeploy/env/bin/python", "-m", "mldeploy.scoring", f"{CONFIG_MOUNT}/server.json"]
 SERVICE_PORT = 80
+SCRAPE = {"prometheus.io/scrape": "true", "prometheus.io/port": str(CONTAINER_PORT), "prometheus.io/path": "/metrics"}
+IN_FLIGHT_QUERY = 'sum(mldeploy_requests_in_flight{{namespace="{namespace}", pod=~"{name}-.*"}})'
 
 
 def labels(name: str) -> dict[str, str]:
@@ -91,7 +93,7 @@ def deployment(name: str, image: str, settings: dict[str, Any], config_digest: s
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
             "template": {
                 # a new config (keys, timeout) changes the annotation, so a rolling update picks it up
-                "metadata": {"labels": labels(name), "annotations": {"mldeploy.io/config": config_digest}},
+                "metadata": {"labels": labels(name), "annotations": {"mldeploy.io/config": config_digest, **SCRAPE}},
                 "spec": {
                     "containers": [container],
                     "volumes": [{"name": "config", "secret": {"secretName": f"{name}-config"}}],
@@ -139,14 +141,38 @@ def autoscaler(name: str, settings: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def scaled_object(name: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """KEDA, to scale on concurrency as v1 did: requests in flight (the server's own metric, read from the
+    user's Prometheus) per replica, against ``max_concurrent * target_utilization``."""
+    threshold = settings["replica_max_concurrent_requests"] * settings["autoscale_target_utilization"] / 100
+    query = settings.get("keda_query") or IN_FLIGHT_QUERY.format(namespace=settings["namespace"], name=name)
+    return {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "metadata": _metadata(name, settings),
+        "spec": {
+            "scaleTargetRef": {"name": name},
+            "pollingInterval": settings["autoscale_refresh_seconds"],
+            "minReplicaCount": settings["autoscale_min_replicas"],
+            "maxReplicaCount": settings["autoscale_max_replicas"],
+            "triggers": [{"type": "prometheus", "metadata": {
+                "serverAddress": settings["keda_prometheus_url"], "query": query, "threshold": f"{threshold:g}"}}],
+        },
+    }  # fmt: skip
+
+
 def manifests(
     name: str, image: str, config: ServerConfig, settings: dict[str, Any], keys: list[str]
 ) -> list[dict[str, Any]]:
-    """Every object of the service, in the order they are applied; ``config`` from ``server_config``."""
+    """Every object of the service, in the order they are applied; ``config`` from ``server_config``. With
+    autoscaling, a HorizontalPodAutoscaler on CPU, or with ``keda_prometheus_url`` a KEDA ScaledObject on
+    concurrency."""
     digest = hashlib.sha256(config.to_json().encode()).hexdigest()[:16]
     objects = [secret(name, settings, config, keys), deployment(name, image, settings, digest), service(name, settings)]
     if settings["autoscale_enabled"]:
-        objects.append(autoscaler(name, settings))
+        objects.append(
+            scaled_object(name, settings) if settings.get("keda_prometheus_url") else autoscaler(name, settings)
+        )
     return objects
 
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: the FAKE API server (tests/kubernetes/fake_api.py), the real Docker engine that builds the
+"""Shared fixtures: the FAKE API server (tests/clusters/fake_api.py), the real Docker engine that builds the
 images, and a workspace with a registered model, torn down before the fake cluster stops."""
 
 from collections.abc import Iterator
@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from mldeploy import Workspace
+from tests.clusters import scenarios
+from tests.clusters.fake_api import FakeApiServer
 from tests.containers.conftest import docker_client  # noqa: F401 - shared fixture
 from tests.deployments.conftest import model, project  # noqa: F401 - shared fixtures
-from tests.kubernetes import scenarios
-from tests.kubernetes.fake_api import FakeApiServer
 
 
 @pytest.fixture

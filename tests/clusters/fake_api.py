@@ -24,7 +24,7 @@ PATH = re.compile(
     r"(?:/(?P<name>[\w.:-]+))?(?:/(?P<sub>log|proxy)(?P<rest>/.*)?)?$"
 )
 KINDS = {"secrets": "Secret", "services": "Service", "pods": "Pod", "events": "Event", "deployments": "Deployment",
-         "horizontalpodautoscalers": "HorizontalPodAutoscaler"}  # fmt: skip
+         "horizontalpodautoscalers": "HorizontalPodAutoscaler", "scaledobjects": "ScaledObject"}  # fmt: skip
 FORWARDED = ("content-type", "x-mldeploy-key")
 Scenario = Callable[["FakeCluster", dict[str, Any]], None]
 

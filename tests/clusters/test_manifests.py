@@ -92,3 +92,15 @@ def test_export_writes_yaml_files_in_apply_order(tmp_path: Path) -> None:
     ]  # fmt: skip
     for path in written:
         kubernetes_validate.validate(yaml.safe_load(path.read_text()), KUBERNETES_VERSION, strict=True)
+
+
+def test_keda_scales_on_requests_in_flight_instead_of_cpu() -> None:
+    objects = _objects(keda_prometheus_url="http://prometheus.monitoring:9090", replica_max_concurrent_requests=2)
+    assert "HorizontalPodAutoscaler" not in objects
+    scaled = objects["ScaledObject"]
+    assert scaled["apiVersion"] == "keda.sh/v1alpha1" and scaled["spec"]["scaleTargetRef"] == {"name": "diabetes"}
+    trigger = scaled["spec"]["triggers"][0]
+    assert trigger["type"] == "prometheus" and trigger["metadata"]["threshold"] == "1.4"  # 2 slots at 70 %
+    assert "mldeploy_requests_in_flight" in trigger["metadata"]["query"]
+    annotations = objects["Deployment"]["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/path"] == "/metrics" and annotations["prometheus.io/port"] == "5001"

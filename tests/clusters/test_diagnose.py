@@ -5,7 +5,7 @@ import datetime
 
 from mldeploy.diagnose.model import ClusterState
 from mldeploy.diagnose.rules import diagnose
-from tests.kubernetes.cluster_objects import APPLIED, INIT_FAILED_LOG, event, pod, waiting
+from tests.clusters.cluster_objects import APPLIED, INIT_FAILED_LOG, event, pod, waiting
 
 
 def _state(pods, events=(), minutes=1.0, logs=None) -> ClusterState:  # type: ignore[no-untyped-def]

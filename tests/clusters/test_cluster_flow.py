@@ -1,5 +1,5 @@
 """The Kubernetes flow (apply, wait, run, logs, update, keys, diagnose, delete, export) through the official
-client, against the FAKE API server of tests/kubernetes/fake_api.py: no cluster can be had here. Images are
+client, against the FAKE API server of tests/clusters/fake_api.py: no cluster can be had here. Images are
 built on the real Docker engine."""
 
 import json
@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from mldeploy import AksWebservice, InferenceConfig, Model, WebserviceException, Workspace
-from tests.kubernetes import scenarios
+from tests.clusters import scenarios
 from tests.support.servers import start_ours
 
 pytestmark = pytest.mark.slow
@@ -143,3 +143,24 @@ def test_export_writes_manifests_kubectl_accepts(
     assert deployment["spec"]["replicas"] == 2
     server = json.loads(yaml.safe_load(files[0].read_text())["stringData"]["server.json"])
     assert server["entry_script"] == "/var/azureml-app/echo.py" and len(server["auth_keys"]) == 2
+
+
+def test_keda_scaled_object_is_applied_and_deleted(
+    docker_client: Any, cluster: Any, workspace: Workspace, model: Model, project: Path
+) -> None:
+    service = _deploy(workspace, model, project, keda_prometheus_url="http://prometheus.monitoring:9090")
+    service.wait_for_deployment()
+    objects = cluster.cluster.objects
+    assert ("scaledobjects", "ml", "diabetes") in objects
+    assert ("horizontalpodautoscalers", "ml", "diabetes") not in objects
+    service.delete()
+    assert ("scaledobjects", "ml", "diabetes") not in objects
+
+
+def test_a_push_to_an_unreachable_registry_says_what_to_fix(
+    docker_client: Any, cluster: Any, workspace: Workspace, model: Model, project: Path
+) -> None:
+    with pytest.raises(WebserviceException) as failure:
+        _deploy(workspace, model, project, registry="127.0.0.1:1")
+    assert "Pushing 127.0.0.1:1/mldeploy/" in str(failure.value) and "docker login 127.0.0.1:1" in str(failure.value)
+    assert not (workspace.path / "services" / "diabetes").exists()

@@ -4,8 +4,8 @@ for a healthy rollout and for each failure mode of the seed."""
 import datetime
 from typing import Any
 
-from tests.kubernetes.cluster_objects import INIT_FAILED_LOG
-from tests.kubernetes.fake_api import FakeCluster
+from tests.clusters.cluster_objects import INIT_FAILED_LOG
+from tests.clusters.fake_api import FakeCluster
 
 BOOT_LOG = "2026-11-24 10:00:01,000 I [7] mldeploy.worker - Booting worker with pid: 7\n"
 

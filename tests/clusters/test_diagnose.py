@@ -58,7 +58,7 @@ def test_oom_killed_says_how_to_get_the_memory_to_ask_for() -> None:
     found = diagnose(_state([killed], logs={"diabetes-1": log}))
     assert found[0].cause.startswith("The containers run out of memory (OOMKilled)")
     text = found[0].render()
-    assert "OOMKilled" in text and "512Mi" in text and "appears 2 times" in text and "memory_gb" in text
+    assert "OOMKilled" in text and "512Mi" in text and "appears 2 times" in text and "memory_gb=1 is twice" in text
 
 
 def test_image_pull_backoff_names_the_registry() -> None:

@@ -1,6 +1,7 @@
 """Containers that do not stay up: CrashLoopBackOff (init() failed: the traceback from the previous
 container's log), OOMKilled (the memory to ask for) and ImagePullBackOff (the registry to fix)."""
 
+import math
 import re
 
 from .model import ClusterState, Diagnosis, container_limits, pod_name
@@ -36,8 +37,9 @@ def out_of_memory(state: ClusterState) -> Diagnosis | None:
     ]
     if boots:
         evidence.append(f"'{BOOT_LINE}' appears {boots} times in the previous container's log.")
+    ask = _doubled_gb(limit)
     fix = [
-        "raise memory_gb (and memory_gb_limit) in AksWebservice.deploy_configuration, then update the service",
+        f"raise memory_gb (and memory_gb_limit) in AksWebservice.deploy_configuration{ask}, then update the service",
         "to measure what init() needs, deploy the same model to Docker with a small memory_gb: "
         "`mldeploy deploy ... --target docker --memory 0.1` reports the peak and the memory_gb to ask for",
     ]
@@ -88,3 +90,18 @@ def registry_of(image: str) -> str:
     "localhost" names one; otherwise it is Docker Hub."""
     first, _, rest = image.partition("/")
     return first if rest and ("." in first or ":" in first or first == "localhost") else "docker.io"
+
+
+UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+
+
+def _doubled_gb(quantity: str) -> str:
+    """Advice to ask for twice the memory of a Kubernetes quantity ("512Mi"); "" when it cannot be read."""
+    number = quantity.rstrip("KMGTik")
+    unit = quantity[len(number) :]
+    try:
+        size = float(number) * UNITS.get(unit, 1)
+    except ValueError:
+        return ""
+    doubled = math.ceil(2 * size / 2**30 * 10) / 10
+    return f": memory_gb={doubled:g} is twice the limit now"

@@ -1,6 +1,8 @@
 """``mldeploy deploy`` and ``mldeploy service``: deploy, inspect, call, reload, update and delete services."""
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -60,8 +62,15 @@ def _service(ctx: typer.Context, name: str):  # type: ignore[no-untyped-def]
         fail(str(error), EXIT_NOT_FOUND)
 
 
-def _failed(error: Exception) -> None:
-    fail(str(error), EXIT_DEPLOYMENT_FAILED)
+@contextmanager
+def _failures() -> Iterator[None]:
+    """A service that cannot be deployed or called: its message on stderr, exit code 1."""
+    from ..api.webservice import WebserviceException
+
+    try:
+        yield
+    except WebserviceException as error:
+        fail(str(error), EXIT_DEPLOYMENT_FAILED)
 
 
 def _deployment_config(target: Target, port: int | None, workers: int | None, resources: dict[str, Any],
@@ -116,7 +125,6 @@ def deploy(
     """Deploy models and a scoring script as a service (local processes, a container, or Kubernetes), and
     wait until it answers."""
     from ..api.model import Model, export_manifests
-    from ..api.webservice import WebserviceException
 
     if entry_script is None:
         fail("Give the scoring script with --entry-script score.py.")
@@ -128,7 +136,7 @@ def deploy(
     cluster = {"context": context, "namespace": namespace, "registry": registry}
     deployment = _deployment_config(target, port, workers, resources, cluster, auth, debug)
     config = inference_config(name, entry_script, source_dir, conda_file, pip_requirements)
-    try:
+    with _failures():
         if export is not None:
             written = export_manifests(workspace(ctx), name, models(ctx, model or []), config, deployment, export)
             out.print(f"Wrote {len(written)} manifests to {export}; apply them with: kubectl apply -f {export}")
@@ -137,8 +145,6 @@ def deploy(
             workspace(ctx), name, models(ctx, model or []), config, deployment, overwrite=overwrite, show_output=True
         )
         service.wait_for_deployment(show_output=True)
-    except WebserviceException as error:
-        _failed(error)
     out.print(f"{service.name}: {service.scoring_uri}", highlight=False)
 
 
@@ -174,12 +180,8 @@ def logs(
     tail: Annotated[int, typer.Option(help="How many of the last lines.")] = 200,
 ) -> None:
     """Print the service's log (server and workers; a container's log holds every restart)."""
-    from ..api.webservice import WebserviceException
-
-    try:
+    with _failures():
         typer.echo(_service(ctx, name).get_logs(num_lines=tail))
-    except WebserviceException as error:
-        _failed(error)
 
 
 @app.command()
@@ -189,25 +191,17 @@ def run(
     data: Annotated[str | None, typer.Argument(help="The request body; '-' or absent: standard input.")] = None,
 ) -> None:
     """Send one request to the service and print its answer's body as it came."""
-    from ..api.webservice import WebserviceException
-
     body = sys.stdin.read() if data in (None, "-") else data
-    try:
+    with _failures():
         answer = _service(ctx, name).post(body.encode())
-    except WebserviceException as error:
-        _failed(error)
     typer.echo(answer.decode(errors="replace"))
 
 
 @app.command()
 def reload(ctx: typer.Context, name: str) -> None:
     """Pick up an edited scoring script (and source folder) without rebuilding anything."""
-    from ..api.webservice import WebserviceException
-
-    try:
+    with _failures():
         _service(ctx, name).reload()
-    except WebserviceException as error:
-        _failed(error)
     out.print(f"{name}: reloaded")
 
 
@@ -223,18 +217,14 @@ def update(
     workers: WorkersOption = None,
 ) -> None:
     """Swap models, code, environment or workers; requests keep being served during the swap."""
-    from ..api.webservice import WebserviceException
-
     service = _service(ctx, name)
     config = None
     if entry_script or source_dir or conda_file or pip_requirements:
         if entry_script is None:
             fail("With --source-dir, --conda-file or --pip-requirements, give --entry-script too.")
         config = inference_config(name, entry_script, source_dir, conda_file, pip_requirements)
-    try:
+    with _failures():
         service.update(models(ctx, model) if model else None, config, {"workers": workers} if workers else None)
-    except WebserviceException as error:
-        _failed(error)
     out.print(f"{name}: updated")
 
 
@@ -245,25 +235,17 @@ def keys(
     regen: Annotated[str | None, typer.Option(help="Replace this key first: primary or secondary.")] = None,
 ) -> None:
     """Print the service's primary and secondary keys (send one as `Authorization: Bearer KEY`)."""
-    from ..api.webservice import WebserviceException
-
     service = _service(ctx, name)
-    try:
+    with _failures():
         if regen:
             service.regen_key(regen)
         primary, secondary = service.get_keys()
-    except WebserviceException as error:
-        _failed(error)
     typer.echo(f"primary: {primary}\nsecondary: {secondary}")
 
 
 @app.command()
 def delete(ctx: typer.Context, name: str) -> None:
     """Stop the service and remove it."""
-    from ..api.webservice import WebserviceException
-
-    try:
+    with _failures():
         _service(ctx, name).delete()
-    except WebserviceException as error:
-        _failed(error)
     out.print(f"{name}: deleted")

@@ -179,11 +179,9 @@ class KubernetesTarget:
         events = [event for event in serialize(core.list_namespaced_event(namespace))["items"]
                   if event.get("involvedObject", {}).get("name") in names]  # fmt: skip
         logs = {}
-        for pod in pods:
-            statuses = pod.get("status", {}).get("containerStatuses") or []
-            if any(status.get("restartCount") for status in statuses):
-                name = pod["metadata"]["name"]
-                logs[name] = core.read_namespaced_pod_log(name, namespace, previous=True, tail_lines=200)
+        failing = [pod["metadata"]["name"] for pod in pods if _restarting(pod)]
+        if failing:  # the rules quote one pod's previous container; reading every pod's each poll is waste
+            logs[failing[0]] = core.read_namespaced_pod_log(failing[0], namespace, previous=True, tail_lines=200)
         created = deployment["metadata"].get("creationTimestamp") or datetime.datetime.now(datetime.UTC).isoformat()
         applied = datetime.datetime.fromisoformat(str(created).replace("Z", "+00:00"))
         return deployment, ClusterState(pods, events, applied, datetime.datetime.now(datetime.UTC), logs)
@@ -293,6 +291,12 @@ class KubernetesTarget:
 def _ours(labels: dict[str, str] | None, name: str) -> bool:
     labels = labels or {}
     return labels.get(MANAGED_BY) == kube_manifests.MANAGED_BY and labels.get(kube_manifests.SERVICE_LABEL) == name
+
+
+def _restarting(pod: dict[str, Any]) -> bool:
+    """A pod whose container restarted and is not ready now (crash loop, OOM kills)."""
+    statuses = pod.get("status", {}).get("containerStatuses") or []
+    return any(status.get("restartCount") and not status.get("ready") for status in statuses)
 
 
 def _rolled_out(deployment: dict[str, Any]) -> bool:

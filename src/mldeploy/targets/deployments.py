@@ -1,5 +1,5 @@
 """Deploy, update, reload and delete services: the flow shared by the Python API and the CLI, whatever the
-target (local processes, Docker containers).
+target (local processes, Docker containers, Kubernetes).
 
 Everything that can be checked is checked before anything is created; a deployment that fails while
 being prepared leaves nothing behind.
@@ -37,7 +37,8 @@ def target_of(kind: str) -> Target:
 def _prepare(
     store: WorkspaceStore, target: Target, record: ServiceRecord, plan: Plan, progress: Progress
 ) -> ServerConfig:
-    """Make ``record.revision``'s files and write the server's config into the record's folder."""
+    """Record what the plan deploys and make ``record.revision``'s files; the server's config (the target
+    writes it when it starts or applies it)."""
     try:
         script, source = app_folder.resolve_entry_script(plan.entry_script, plan.source_directory)
     except FileNotFoundError as error:
@@ -46,9 +47,7 @@ def _prepare(
     record.models = [f"{model.name}:{model.version}" for model in plan.models]
     record.environment = plan.environment
     record.deployment_config = dict(plan.settings)
-    config = target.prepare(store.blobs, record, plan, progress)
-    record.config_file.write_text(config.to_json())
-    return config
+    return target.prepare(store.blobs, record, plan, progress)
 
 
 def deploy(

@@ -81,6 +81,7 @@ class LocalTarget:
     def apply(self, record: ServiceRecord, config: ServerConfig) -> int:
         """A rolling reload: the server reads its config file again; the old workers serve until the new are
         ready."""
+        record.config_file.write_text(config.to_json())
         record.save()
         return self.signal_reload(record)
 

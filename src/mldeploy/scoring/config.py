@@ -20,6 +20,8 @@ ENV_APP_ROOT = "AML_APP_ROOT"
 ENV_SOURCE_DIR = "AZUREML_SOURCE_DIRECTORY"
 ENV_SCORING_TIMEOUT = "SCORING_TIMEOUT_MS"
 ENV_WORKER_COUNT = "WORKER_COUNT"
+ENV_AUTH_KEYS = "MLDEPLOY_AUTH_KEYS"  # comma-separated service keys; replace those of the config file
+SHUTDOWN_MARGIN_S = 2.0  # past the scoring timeout: time to answer the last requests and stop the workers
 
 
 class ConfigError(ValueError):
@@ -49,6 +51,14 @@ class ServerConfig:
     debug_port: int | None = None  # the worker waits for a debugger (debugpy) on host:debug_port before init()
     debug_wait_s: float = 30.0
 
+    @property
+    def shutdown_grace_s(self) -> float:
+        """How long a SIGTERM'd server may take: requests in flight finish (or reach their timeout), then it exits.
+
+        A supervisor (Docker's stop timeout, Kubernetes' terminationGracePeriodSeconds) must allow more.
+        """
+        return self.scoring_timeout_ms / 1000 + SHUTDOWN_MARGIN_S
+
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
 
@@ -58,7 +68,7 @@ class ServerConfig:
         listens on 0.0.0.0:5001 inside its container, on 127.0.0.1 when run with --network host)."""
         with open(path, encoding="utf-8") as file:
             data = json.load(file)
-        data["auth_keys"] = tuple(data.get("auth_keys", ()))
+        data["auth_keys"] = keys_from_environment() or tuple(data.get("auth_keys", ()))
         data["host"] = os.environ.get("MLDEPLOY_HOST") or data.get("host", DEFAULT_HOST)
         data["port"] = int(os.environ.get("MLDEPLOY_PORT") or data.get("port", DEFAULT_PORT))
         return cls(**data)
@@ -66,6 +76,7 @@ class ServerConfig:
     def worker_environment(self) -> dict[str, str]:
         """The environment variables a worker (and so score.py) sees, as the reference sets them."""
         env = dict(os.environ)
+        env.pop(ENV_AUTH_KEYS, None)  # score.py never sees the service keys
         env[ENV_ENTRY_SCRIPT] = self.entry_script
         env[ENV_APP_ROOT] = self.app_root
         env[ENV_SCORING_TIMEOUT] = str(self.scoring_timeout_ms)
@@ -81,6 +92,11 @@ class ServerConfig:
             env[DEBUG_WAIT_ENV] = str(self.debug_wait_s)
             env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # only the standard library is frozen, not score.py
         return env
+
+
+def keys_from_environment() -> tuple[str, ...]:
+    """The service keys in $MLDEPLOY_AUTH_KEYS (comma-separated), so that no key shows on a command line."""
+    return tuple(key.strip() for key in os.environ.get(ENV_AUTH_KEYS, "").split(",") if key.strip())
 
 
 def _env_int(name: str) -> int | None:
@@ -137,7 +153,7 @@ def build_config(
         max_body_bytes=max_body_bytes,
         cors_origins=os.environ.get("AML_CORS_ORIGINS") or None,
         debug_errors=debug_errors,
-        auth_keys=tuple(auth_keys),
+        auth_keys=tuple(auth_keys) or keys_from_environment(),
         init_retries=init_retries,
     )
     _check(config)

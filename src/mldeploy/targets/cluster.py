@@ -112,7 +112,7 @@ class KubernetesTarget:
         """Create or replace every object of the service (a changed pod template rolls the pods)."""
         from kubernetes.client.exceptions import ApiException
 
-        record.config_file.write_text(config.to_json())
+        record.write_config(config)
         core, apps, autoscaling = self._apis(record)
         namespace = record.deployment_config["namespace"]
         calls = {"Secret": (core, "namespaced_secret"), "Deployment": (apps, "namespaced_deployment"),

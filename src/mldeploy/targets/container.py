@@ -96,7 +96,7 @@ class DockerTarget:
 
     def start(self, record: ServiceRecord, config: ServerConfig) -> None:
         """(Re)create the service's container from ``record.image``."""
-        record.config_file.write_text(config.to_json())
+        record.write_config(config)
         record.status_file.unlink(missing_ok=True)
         self._remove(record)
         cpu_cores, memory_gb = limits(record.deployment_config)

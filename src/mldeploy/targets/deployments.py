@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from ..scoring.config import ServerConfig
+from ..workspace.private import private_folder
 from ..workspace.services import ServiceRecord, check_name, load, services_root
 from ..workspace.workspace import WorkspaceStore
 from . import app_folder
@@ -70,7 +71,7 @@ def deploy(
     target = target_of(kind)
     port = plan.settings.get("port") or free_port()
     target.admit(plan.settings, port, None)
-    folder.mkdir(parents=True)
+    private_folder(folder)
     record = ServiceRecord(name=name, target=kind, port=port, folder=str(folder))
     try:
         target.start(record, _prepare(store, target, record, plan, progress))
@@ -140,6 +141,6 @@ def set_keys(record: ServiceRecord, keys: list[str]) -> int:
     """Serve with ``keys`` from now on (the server reads its config again); the generation to wait for."""
     config = dataclasses.replace(ServerConfig.from_file(str(record.config_file)), auth_keys=tuple(keys))
     record.keys = keys
-    record.config_file.write_text(config.to_json())
+    record.write_config(config)
     record.save()
     return target_of(record.target).signal_reload(record)

@@ -81,7 +81,7 @@ class LocalTarget:
     def apply(self, record: ServiceRecord, config: ServerConfig) -> int:
         """A rolling reload: the server reads its config file again; the old workers serve until the new are
         ready."""
-        record.config_file.write_text(config.to_json())
+        record.write_config(config)
         record.save()
         return self.signal_reload(record)
 
@@ -95,7 +95,7 @@ class LocalTarget:
 
     def start(self, record: ServiceRecord, config: ServerConfig) -> None:
         """Write the server's config and start it, detached (it outlives this process)."""
-        record.config_file.write_text(config.to_json())
+        record.write_config(config)
         record.status_file.unlink(missing_ok=True)
         python = record.python or sys.executable
         with open(record.log_file, "ab") as log:

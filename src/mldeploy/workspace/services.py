@@ -4,13 +4,16 @@ A service outlives the process that deployed it; any process can find it again b
 """
 
 import json
-import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ServiceNotFound
+from .private import write_private
+
+if TYPE_CHECKING:
+    from ..scoring.config import ServerConfig
 
 NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 
@@ -68,9 +71,11 @@ class ServiceRecord:
         return self.scoring_url or f"http://127.0.0.1:{self.port}/score"
 
     def save(self) -> None:
-        staging = self.path / "service.json.tmp"
-        staging.write_text(json.dumps(asdict(self), indent=2))
-        os.replace(staging, self.path / "service.json")
+        write_private(self.path / "service.json", json.dumps(asdict(self), indent=2))
+
+    def write_config(self, config: "ServerConfig") -> None:
+        """The server's settings (with the service keys): owner-only, like the record."""
+        write_private(self.config_file, config.to_json())
 
     def status(self) -> dict[str, Any] | None:
         try:

@@ -1,6 +1,7 @@
 """Start and stop real scoring servers on 127.0.0.1: ours (``mldeploy serve``) and the reference (``azmlinfsrv``)."""
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -22,18 +23,31 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _limit_open_files(soft: int) -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+
 class Server:
     """A server process with its log file; ``url`` is its base address."""
 
-    def __init__(self, command: Sequence[str], port: int, cwd: Path, env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self,
+        command: Sequence[str],
+        port: int,
+        cwd: Path,
+        env: dict[str, str],
+        log: Path,
+        open_files: int | None = None,
+    ) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = log
         self.started = time.monotonic()
         with open(log, "wb") as log_file:
             self.process = subprocess.Popen(
-                list(command), cwd=cwd, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
-            )
+                list(command), cwd=cwd, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=None if open_files is None else lambda: _limit_open_files(open_files),
+            )  # fmt: skip
 
     def wait_healthy(self, timeout_s: float = 60.0) -> float:
         """Seconds from start to the first 200 on GET /; raises with the log when it does not come."""
@@ -91,15 +105,17 @@ def start_ours(
     args: Sequence[str] = (),
     env: dict[str, str] | None = None,
     python: str = sys.executable,
+    open_files: int | None = None,
 ) -> Server:
-    """Our server; with ``script`` None and ``workers`` None, they come from the environment variables."""
+    """Our server; with ``script`` None and ``workers`` None, they come from the environment variables;
+    ``open_files`` sets its soft limit of open files (RLIMIT_NOFILE) at start."""
     port = free_port()
     command = [python, "-m", "mldeploy", "serve", "--port", str(port), *args]
     if script is not None:
         command.append(str(SCRIPTS / script))
     if workers is not None:
         command += ["--workers", str(workers)]
-    return Server(command, port, app_root, _environment(model_dir, env), log_dir / f"ours-{port}.log")
+    return Server(command, port, app_root, _environment(model_dir, env), log_dir / f"ours-{port}.log", open_files)
 
 
 def start_reference(

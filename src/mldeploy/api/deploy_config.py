@@ -81,6 +81,11 @@ class AksServiceDeploymentConfiguration(dict):  # type: ignore[type-arg]
     target = "kubernetes"
 
 
+TOKEN_AUTH_NOTICE = (
+    "token_auth_enabled=True: Azure AD tokens do not exist outside Azure, so the service is protected with keys "
+    "instead (auth_enabled=True). Clients send 'Authorization: Bearer <key>'; get the keys with "
+    "service.get_keys() or `mldeploy service keys NAME`."
+)
 AKS_AZURE_ONLY = frozenset({"collect_model_data", "enable_app_insights", "compute_target_name", "blobfuse_enabled"})
 
 
@@ -124,6 +129,8 @@ def aks_configuration(
     _ignore_azure_only("AksWebservice.deploy_configuration", azure_only, AKS_AZURE_ONLY)
     if auth_enabled and token_auth_enabled:
         raise WebserviceException("Key and token auth cannot both be on: set auth_enabled or token_auth_enabled.")
+    if token_auth_enabled:
+        console.print(TOKEN_AUTH_NOTICE)
     cpu = DEFAULT_CPU_CORES if cpu_cores is None else cpu_cores
     memory = DEFAULT_MEMORY_GB if memory_gb is None else memory_gb
     return AksServiceDeploymentConfiguration(
@@ -132,7 +139,7 @@ def aks_configuration(
         autoscale_max_replicas=autoscale_max_replicas or 10,
         autoscale_refresh_seconds=autoscale_refresh_seconds or 1,
         autoscale_target_utilization=autoscale_target_utilization or 70,
-        auth_enabled=True if auth_enabled is None and not token_auth_enabled else bool(auth_enabled),
+        auth_enabled=True if auth_enabled is None or token_auth_enabled else bool(auth_enabled),
         token_auth_enabled=bool(token_auth_enabled),
         cpu_cores=cpu,
         memory_gb=memory,

@@ -1,11 +1,37 @@
 """``mldeploy serve``: run a scoring script as an HTTP service in the current Python environment."""
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ..scoring.config import DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, ConfigError, build_config
+from ..scoring.config import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_BUFFERED_BYTES,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_PORT,
+    DEFAULT_READ_TIMEOUT_S,
+    ENV_AUTH_KEYS,
+    MIB,
+    ConfigError,
+    build_config,
+)
 from .output import fail
+
+
+def read_key_file(path: Path) -> tuple[str, ...]:
+    """The keys in ``path``: one per line; blank lines and lines starting with # are skipped."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(
+            f"Cannot read the key file {path}: {error}. Give a readable text file, one key per line."
+        ) from None
+    keys = tuple(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#"))
+    if not keys:
+        raise ConfigError(f"The key file {path} holds no key. Write one key per line (primary, then secondary).")
+    return keys
 
 
 def serve(
@@ -32,11 +58,30 @@ def serve(
     max_body_mb: Annotated[
         float, typer.Option(help="Largest request body accepted; larger: 413.")
     ] = DEFAULT_MAX_BODY_BYTES / 1024 / 1024,
+    max_buffered_mb: Annotated[
+        float, typer.Option(help="Request bodies held at once, all requests together; past it: 503.")
+    ] = DEFAULT_MAX_BUFFERED_BYTES / MIB,
+    max_header_kb: Annotated[
+        float, typer.Option(help="Largest request line plus headers; larger: 431.")
+    ] = DEFAULT_MAX_HEADER_BYTES / 1024,
+    max_connections: Annotated[
+        int, typer.Option(help="Open connections at once; more are answered 503 and closed.")
+    ] = DEFAULT_MAX_CONNECTIONS,
+    read_timeout_s: Annotated[
+        float, typer.Option(help="Time a request head, then its body, may take to arrive; past it: 408.")
+    ] = DEFAULT_READ_TIMEOUT_S,
     debug_errors: Annotated[
         bool, typer.Option("--debug-errors", help="Add the traceback to 500 answers (never in production).")
     ] = False,
     auth_key: Annotated[
-        list[str] | None, typer.Option(help="Require 'Authorization: Bearer KEY' on /score (repeatable).")
+        list[str] | None,
+        typer.Option(
+            help=f"Require 'Authorization: Bearer KEY' on /score (repeatable). Shows in `ps`: prefer "
+            f"--auth-key-file or ${ENV_AUTH_KEYS}."
+        ),
+    ] = None,
+    auth_key_file: Annotated[
+        Path | None, typer.Option(help="Read the keys from this file, one per line (keep it mode 0600).")
     ] = None,
     init_retries: Annotated[
         int, typer.Option(help="How many times a worker whose init() fails is started again before exiting.")
@@ -44,6 +89,7 @@ def serve(
 ) -> None:
     """Serve ENTRY_SCRIPT on http://HOST:PORT, answering as the Azure ML inference server does."""
     try:
+        keys = tuple(auth_key or ()) + (read_key_file(auth_key_file) if auth_key_file else ())
         config = build_config(
             entry_script,
             model_dir=model_dir,
@@ -53,9 +99,13 @@ def serve(
             scoring_timeout_ms=scoring_timeout_ms,
             max_concurrent_requests=max_concurrent_requests,
             max_request_wait_ms=max_request_wait_ms,
-            max_body_bytes=int(max_body_mb * 1024 * 1024),
+            max_body_bytes=int(max_body_mb * MIB),
+            max_buffered_bytes=int(max_buffered_mb * MIB),
+            max_header_bytes=int(max_header_kb * 1024),
+            max_connections=max_connections,
+            read_timeout_s=read_timeout_s,
             debug_errors=debug_errors,
-            auth_keys=tuple(auth_key or ()),
+            auth_keys=keys,
             init_retries=init_retries,
         )
     except ConfigError as error:

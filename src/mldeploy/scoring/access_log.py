@@ -28,6 +28,8 @@ class AccessLog:
         return f"{self._stamp},{int((now - second) * 1000):03d} I [{PID}] mldeploy.access - "
 
     def record(self, method: str, path: str, status: int, elapsed_ms: float, size: int) -> None:
+        if not path.isprintable():  # a decoded %0a would start a forged log line: control characters escaped
+            path = path.encode("unicode_escape").decode("ascii")
         self._lines.append(f"{self._prefix()}{method} {path} {status} {elapsed_ms:.3f}ms {size}\n")
 
     def flush(self) -> None:

@@ -11,10 +11,11 @@ from urllib.parse import parse_qsl
 
 from .. import __version__
 from .access_log import AccessLog
+from .bodies import BodyReader, BodyRefused
 from .config import ServerConfig
 from .cors import Cors
 from .metrics import ServerMetrics
-from .outputs import Headers, error_reply
+from .outputs import OPTIONS_REPLY, Headers, error_reply
 from .pool import Overloaded, WorkerDied, WorkerPool, WorkerTimedOut
 from .swagger import valid_aliases
 
@@ -86,8 +87,9 @@ class ScoringApp:
         self._keys: list[bytes] = []
         self._cors_rules: tuple[str, Cors] | None = None
 
-    async def handle(self, method: str, path: str, query: str, headers: Headers, body: bytes) -> Answer:
-        """Answer one request. ``headers`` names are lower-case."""
+    async def handle(self, method: str, path: str, query: str, headers: Headers, body: BodyReader) -> Answer:
+        """Answer one request. ``headers`` names are lower-case; ``body`` is read only once the request is
+        admitted (a known route and method, the key when auth is on, room in the body budget)."""
         started = time.perf_counter()
         header_map = dict(headers)
         if path in ROUTES and method not in ROUTES[path]:
@@ -98,7 +100,10 @@ class ScoringApp:
             if problem:
                 status, out, payload = error_answer(431, problem)
             elif path == "/score":
-                status, out, payload = await self._score(method, path, query, headers, header_map, body)
+                try:
+                    status, out, payload = await self._score(method, path, query, headers, header_map, body)
+                except BodyRefused as refused:
+                    status, out, payload = refused.answer
             elif path == "/":
                 status, out, payload = self._health(method)
             else:
@@ -169,14 +174,16 @@ class ScoringApp:
         return bool(given) and any(hmac.compare_digest(given, key) for key in self._keys)
 
     async def _score(
-        self, method: str, path: str, query: str, headers: Headers, header_map: dict[str, str], body: bytes
+        self, method: str, path: str, query: str, headers: Headers, header_map: dict[str, str], body: BodyReader
     ) -> Answer:
-        if method != "OPTIONS" and not self._authorized(header_map):
+        if not self._authorized(header_map):
+            if method == "OPTIONS":  # a CORS preflight carries no key: answered here, run() never sees it
+                return OPTIONS_REPLY[0], list(OPTIONS_REPLY[1]), OPTIONS_REPLY[2]
             status, out, payload = error_answer(
                 401, "Authentication failed: send the service key as the header 'Authorization: Bearer <key>'."
             )
             return status, [*out, ("WWW-Authenticate", "Bearer")], payload
-        return await self._dispatch(method, path, query, headers, body)
+        return await self._dispatch(method, path, query, headers, await body())
 
     def _overloaded(self) -> Answer:
         status, out, payload = error_answer(

@@ -6,6 +6,9 @@ from typing import Any
 
 from . import protocol
 
+LARGE_BODY = 1 << 20
+Request = tuple[str, str, str, list[tuple[str, str]], bytes | bytearray]
+
 
 class Channel(asyncio.Protocol):
     """The front's end of the socket pair to one worker: decodes frames and hands them to ``on_message``."""
@@ -38,6 +41,17 @@ class Channel(asyncio.Protocol):
     def send(self, message: Any) -> None:
         if self._transport is not None and not self._transport.is_closing():
             self._transport.write(protocol.encode(message))
+
+    def send_request(self, request: Request) -> None:
+        """One request: its frame, then its body as it is (a large body is handed over, never copied)."""
+        if self._transport is not None and not self._transport.is_closing():
+            method, path, query, headers, body = request
+            head = protocol.request_head(method, path, query, headers, len(body))
+            if len(body) < LARGE_BODY:
+                self._transport.write(head + body)  # one write: one system call
+            else:
+                self._transport.write(head)
+                self._transport.write(body)
 
     def close(self) -> None:
         if self._transport is not None:

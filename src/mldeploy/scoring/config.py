@@ -11,8 +11,13 @@ DEFAULT_PORT = 5001
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_SCORING_TIMEOUT_MS = 60_000
 DEFAULT_MAX_REQUEST_WAIT_MS = 500
-DEFAULT_MAX_BODY_BYTES = 100 * 1024 * 1024
+MIB = 1024 * 1024
+DEFAULT_MAX_BODY_BYTES = 100 * MIB
 DEFAULT_INIT_RETRIES = 2
+DEFAULT_MAX_BUFFERED_BYTES = 256 * MIB
+DEFAULT_MAX_HEADER_BYTES = 64 * 1024
+DEFAULT_MAX_CONNECTIONS = 4096
+DEFAULT_READ_TIMEOUT_S = 30.0
 
 ENV_ENTRY_SCRIPT = "AZUREML_ENTRY_SCRIPT"
 ENV_MODEL_DIR = "AZUREML_MODEL_DIR"
@@ -41,6 +46,10 @@ class ServerConfig:
     max_concurrent_requests: int = 1
     max_request_wait_ms: int = DEFAULT_MAX_REQUEST_WAIT_MS
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES  # request bodies held at once, all requests together
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES  # request line and headers of one request
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S  # for a request head, then again for its body
     debug_errors: bool = False
     auth_keys: tuple[str, ...] = field(default=())
     init_retries: int = DEFAULT_INIT_RETRIES
@@ -120,6 +129,10 @@ def build_config(
     max_concurrent_requests: int | None = None,
     max_request_wait_ms: int = DEFAULT_MAX_REQUEST_WAIT_MS,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES,
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S,
     debug_errors: bool = False,
     auth_keys: tuple[str, ...] = (),
     init_retries: int = DEFAULT_INIT_RETRIES,
@@ -151,6 +164,10 @@ def build_config(
         max_concurrent_requests=max_concurrent_requests or worker_count,
         max_request_wait_ms=max_request_wait_ms,
         max_body_bytes=max_body_bytes,
+        max_buffered_bytes=max_buffered_bytes,
+        max_header_bytes=max_header_bytes,
+        max_connections=max_connections,
+        read_timeout_s=read_timeout_s,
         cors_origins=os.environ.get("AML_CORS_ORIGINS") or None,
         debug_errors=debug_errors,
         auth_keys=tuple(auth_keys) or keys_from_environment(),
@@ -173,3 +190,16 @@ def _check(config: ServerConfig) -> None:
         raise ConfigError("--max-request-wait-ms cannot be negative.")
     if config.init_retries < 0:
         raise ConfigError("--init-retries cannot be negative.")
+    if config.max_body_bytes < 1:
+        raise ConfigError("--max-body-mb must be more than 0.")
+    if config.max_buffered_bytes < config.max_body_bytes:
+        raise ConfigError(
+            f"--max-buffered-mb ({config.max_buffered_bytes / MIB:g}) is below --max-body-mb "
+            f"({config.max_body_bytes / MIB:g}): no body of the largest size could ever be taken. Raise it."
+        )
+    if config.max_header_bytes < 1024:
+        raise ConfigError("--max-header-kb must be at least 1.")
+    if config.max_connections < 1:
+        raise ConfigError("--max-connections must be at least 1.")
+    if config.read_timeout_s <= 0:
+        raise ConfigError("--read-timeout-s must be more than 0.")

@@ -1,7 +1,8 @@
 """The HTTP layer: a bare ASGI callable served by uvicorn with the httptools parser on uvloop.
 
-No web framework on the hot path: the ASGI adapter reads the body (413 past the limit) and hands
-method, path, query, headers and body to ``ScoringApp.handle``.
+No web framework on the hot path: the ASGI adapter checks the size of the request head and hands method,
+path, query, headers and a body reader to ``ScoringApp.handle``, which reads the body only once the
+request is admitted (route, key, limits). Connection limits live in ``connections``.
 """
 
 import socket
@@ -9,8 +10,11 @@ import socket
 import uvicorn
 
 from .app import ScoringApp, error_answer
+from .bodies import BodyBudget, BodyReader, RateLimitedWarning
+from .config import ServerConfig
+from .connections import ConnectionLimits, guarded_protocol
 
-TOO_LARGE = "The request body is larger than the limit of {limit} bytes. Send less data per request."
+HEAD_TOO_LARGE = "The request line and headers are over {limit} bytes."
 
 
 def _start(status: int, headers: list[tuple[str, str]], length: int) -> dict[str, object]:
@@ -20,45 +24,36 @@ def _start(status: int, headers: list[tuple[str, str]], length: int) -> dict[str
 
 
 class AsgiAdapter:
-    def __init__(self, app: ScoringApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ScoringApp, config: ServerConfig) -> None:
         self.app = app
-        self.max_body_bytes = max_body_bytes
-
-    async def _body(self, receive, declared: int | None) -> bytes | None:  # type: ignore[no-untyped-def]
-        """The whole body, or None when it is over the limit."""
-        if declared is not None and declared > self.max_body_bytes:
-            return None
-        message = await receive()
-        body = message.get("body", b"")
-        if not message.get("more_body", False):
-            return body if len(body) <= self.max_body_bytes else None
-        chunks = [body]
-        size = len(body)
-        while message.get("more_body", False):
-            message = await receive()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                return None
-            chunks.append(chunk)
-        return b"".join(chunks)
+        self.max_body_bytes = config.max_body_bytes
+        self.max_header_bytes = config.max_header_bytes
+        self.read_timeout_s = config.read_timeout_s
+        self.budget = BodyBudget(config.max_buffered_bytes)
+        self.warn_large_head = RateLimitedWarning("Request refused with 431: request line and headers over %d bytes")
 
     async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
         if scope["type"] != "http":
             return
-        headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]]
-        declared = next((value for name, value in headers if name == "content-length"), None)
-        try:
-            declared_size = int(declared) if declared is not None else None
-        except ValueError:
-            declared_size = None
-        body = await self._body(receive, declared_size)
-        if body is None:
-            status, out, payload = error_answer(413, TOO_LARGE.format(limit=self.max_body_bytes))
-            out = [*out, ("Connection", "close")]
+        raw_headers = scope["headers"]
+        head_size = len(scope["raw_path"]) + len(scope["query_string"])
+        declared = None
+        for name, value in raw_headers:
+            head_size += len(name) + len(value)
+            if name == b"content-length":
+                declared = int(value) if value.isdigit() else None
+        if head_size > self.max_header_bytes:
+            self.warn_large_head(self.max_header_bytes)
+            status, out, payload = error_answer(431, HEAD_TOO_LARGE.format(limit=self.max_header_bytes))
+            out.append(("Connection", "close"))
         else:
+            headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw_headers]
             query = scope["query_string"].decode("latin-1")
-            status, out, payload = await self.app.handle(scope["method"], scope["path"], query, headers, body)
+            body = BodyReader(receive, declared, self.max_body_bytes, self.read_timeout_s, self.budget)
+            try:
+                status, out, payload = await self.app.handle(scope["method"], scope["path"], query, headers, body)
+            finally:
+                body.release()
         await send(_start(status, out, len(payload)))
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else payload})
 
@@ -81,10 +76,11 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def make_server(adapter: AsgiAdapter) -> uvicorn.Server:
+def make_server(adapter: AsgiAdapter, limits: ConnectionLimits, grace_s: float) -> uvicorn.Server:
+    """The uvicorn server; on SIGTERM it stops accepting and gives requests in flight ``grace_s`` to finish."""
     config = uvicorn.Config(
         adapter,
-        http="httptools",
+        http=guarded_protocol(limits),
         loop="none",
         lifespan="off",
         access_log=False,
@@ -92,6 +88,6 @@ def make_server(adapter: AsgiAdapter) -> uvicorn.Server:
         server_header=False,
         proxy_headers=False,
         timeout_keep_alive=5,
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=max(1, round(grace_s)),
     )
     return uvicorn.Server(config)

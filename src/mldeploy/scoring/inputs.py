@@ -15,6 +15,9 @@ class ClientError(Exception):
         self.message = message
 
 
+TOO_DEEP = "The JSON is nested too deeply to be decoded; send fewer levels of brackets."
+
+
 class MethodNotHandled(Exception):
     """OPTIONS and other methods that run() does not see (the reference answers them itself)."""
 
@@ -22,6 +25,8 @@ class MethodNotHandled(Exception):
 def _json_or_text(value: str) -> Any:
     try:
         return json.loads(value)
+    except RecursionError:
+        raise ClientError(400, f"A query parameter could not be decoded: {TOO_DEEP}") from None
     except ValueError:
         return value
 
@@ -55,13 +60,15 @@ def is_json_content_type(content_type: str) -> bool:
 
 
 def _decode_json_body(body: bytes) -> Any:
+    """The JSON document of the body; every way it can be undecodable (syntax, encoding, nesting depth,
+    an integer over Python's digit limit) is the client's mistake: 400 with the reason."""
+    if not body:
+        raise ClientError(400, "POST body is empty. Expecting a JSON dictionary.")
     try:
         return json.loads(body)
-    except json.JSONDecodeError as ex:
-        if body:
-            raise ClientError(400, f"POST body could not be decoded as JSON: {ex}") from None
-        raise ClientError(400, "POST body is empty. Expecting a JSON dictionary.") from None
-    except UnicodeDecodeError as ex:
+    except RecursionError:
+        raise ClientError(400, f"POST body could not be decoded as JSON: {TOO_DEEP}") from None
+    except ValueError as ex:  # JSONDecodeError, UnicodeDecodeError, integers over 4300 digits
         raise ClientError(400, f"POST body could not be decoded as JSON: {ex}") from None
 
 

@@ -6,6 +6,7 @@ which the reference cannot encode (it answers 500), are converted to plain lists
 """
 
 import json
+import logging
 import sys
 from typing import Any
 
@@ -14,6 +15,10 @@ Reply = tuple[int, Headers, bytes, float | None]
 
 JSON = "application/json"
 FAILED = "x-ms-run-function-failed"
+
+logger = logging.getLogger("mldeploy.script")
+# OPTIONS /score, as the reference answers it when run() does not take it (every script but @rawhttp ones)
+OPTIONS_REPLY: Reply = (200, [("Content-Type", "text/html; charset=utf-8"), (FAILED, "False")], b"", None)
 
 
 class UnencodableResult(TypeError):
@@ -50,10 +55,29 @@ def _response_class() -> type | None:
     return getattr(module, "Response", None)
 
 
+def _response_problem(status: int, headers: Headers) -> str | None:
+    """Why an HTTP response cannot carry this status and these headers, or None when it can."""
+    if not 100 <= status <= 599:
+        return f"its status code {status} is not an HTTP status; use a code from 100 to 599"
+    for name, value in headers:
+        if not name.isascii() or not name.isprintable() or ":" in name or " " in name:
+            return f"the header name {name!r} is not valid; use letters, digits and dashes"
+        if not value.replace("\t", " ").isprintable() or any(ord(char) > 255 for char in value):
+            return (
+                f"the value of header {name!r} holds a line break or a character HTTP headers cannot carry "
+                "(only Latin-1); encode it, for example with urllib.parse.quote"
+            )
+    return None
+
+
 def encode_result(result: Any, exec_ms: float) -> Reply:
     response_class = _response_class()
     if response_class is not None and isinstance(result, response_class):
         headers = [(name, value) for name, value in result.headers.items() if name.lower() != "content-length"]
+        problem = _response_problem(result.status_code, headers)
+        if problem is not None:
+            logger.error("run() returned a response that cannot be sent: %s", problem)
+            return error_reply(500, f"run() returned a response that cannot be sent: {problem}.", failed=True)
         if result.status_code >= 500:
             headers = [(name, value) for name, value in headers if name.lower() != FAILED]
             headers.append((FAILED, "True"))

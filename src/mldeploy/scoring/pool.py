@@ -141,9 +141,14 @@ class WorkerPool:
         self._running += 1
         worker.job = job
         job.timer = self._loop.call_later(self.config.scoring_timeout_ms / 1000, self._time_out, worker, job)
-        worker.channel.send(job.message)
+        worker.channel.send_request(job.message)
 
     def _expire(self, job: Job) -> None:
+        # out of the queue at once: nothing of the request (its body) stays held once it is answered 503
+        if self._queue and self._queue[0] is job:
+            self._queue.popleft()
+        elif job in self._queue:
+            self._queue.remove(job)
         if not job.future.done():
             job.future.set_exception(Overloaded())
             self.metrics.queue_wait.observe(time.perf_counter() - job.queued_at)

@@ -3,7 +3,9 @@
 A frame is a 4-byte big-endian length followed by a ``marshal``-encoded tuple. Both ends are our own
 code, so marshal (fast, stdlib, handles bytes/str/tuples/lists/dicts) is safe here.
 
-Front -> worker: ``(method, path, query_string, headers, body)`` with headers a list of ``(name, value)``.
+Front -> worker, per request: a frame ``(method, path, query_string, headers, body_size)`` with headers a
+list of ``(name, value)``, then the body's ``body_size`` bytes as they are (a large body is not copied into
+the frame).
 Worker -> front, once after start: ``("ready", info)`` or ``("init_failed", report)``.
 Worker -> front, per request: ``(status, headers, body, exec_ms)``.
 """
@@ -23,6 +25,11 @@ INIT_FAILED = "init_failed"
 def encode(message: Any) -> bytes:
     payload = marshal.dumps(message)
     return HEADER.pack(len(payload)) + payload
+
+
+def request_head(method: str, path: str, query: str, headers: list[tuple[str, str]], body_size: int) -> bytes:
+    """The frame that precedes a request's body."""
+    return encode((method, path, query, headers, body_size))
 
 
 def decode(payload: bytes) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 
 from . import inputs
 from .inputs import ClientError, MethodNotHandled
-from .outputs import FAILED, Headers, Reply, encode_result, error_reply
+from .outputs import OPTIONS_REPLY, Headers, Reply, encode_result, error_reply
 from .schema_errors import conversion_error_message
 from .shim import aml_request
 
@@ -21,7 +21,6 @@ logger = logging.getLogger("mldeploy.script")
 
 RUN_FAILED_MESSAGE = "An unexpected error occurred in scoring script. Check the logs for more info."
 INTERNAL_ERROR_MESSAGE = "An unexpected internal error occurred. Check the logs for more info."
-OPTIONS_REPLY: Reply = (200, [("Content-Type", "text/html; charset=utf-8"), (FAILED, "False")], b"", None)
 
 
 class ScriptError(Exception):

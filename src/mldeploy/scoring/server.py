@@ -13,6 +13,7 @@ from .. import __version__
 from .access_log import AccessLog
 from .app import ScoringApp
 from .config import ServerConfig
+from .connections import ConnectionLimits, fit_file_limit
 from .http import AsgiAdapter, bind, make_server
 from .metrics import ServerMetrics
 from .pool import WorkerPool
@@ -102,7 +103,8 @@ async def serve(config: ServerConfig, config_path: str | None = None) -> int:
     pool.on_ready = lambda generation: write_status("ready", generation)
     pool.on_failed = lambda generation, report: write_status("failed", generation, report)
     access_log = AccessLog()
-    server = make_server(AsgiAdapter(ScoringApp(pool, metrics, access_log), config.max_body_bytes))
+    limits = ConnectionLimits(fit_file_limit(config.max_connections), config.max_header_bytes, config.read_timeout_s)
+    server = make_server(AsgiAdapter(ScoringApp(pool, metrics, access_log), config), limits, config.shutdown_grace_s)
     _banner(config)
     asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, _reload, pool, config_path)
     pool.start()

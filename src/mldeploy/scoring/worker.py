@@ -12,12 +12,14 @@ import os
 import signal
 import socket
 import sys
+import traceback
 from typing import Any
 
 from . import protocol, shim
 from .debugger import wait_for_debugger
 from .failures import describe
-from .script import ScoringScript, ScriptError, app_paths, load_module
+from .outputs import Headers, error_reply
+from .script import INTERNAL_ERROR_MESSAGE, ScoringScript, ScriptError, app_paths, load_module
 from .swagger import build_documents
 
 LOG_FORMAT = "%(asctime)s %(levelname).1s [%(process)d] %(name)s - %(message)s"
@@ -125,17 +127,31 @@ def _start_script(entry_script: str, app_root: str, debug_errors: bool) -> tuple
     return (protocol.READY, info), script
 
 
+def _answer(script: ScoringScript, request: tuple[str, str, str, Headers, bytes]) -> bytes:
+    """The encoded reply to one request. Whatever goes wrong on the way (input handling, encoding) fails
+    this request with a 500, never the worker: one request must not end a process that serves others."""
+    try:
+        return protocol.encode(script.handle(*request))
+    except Exception:
+        logger.error("Encountered Exception: %s", traceback.format_exc())
+        return protocol.encode(error_reply(500, INTERNAL_ERROR_MESSAGE))
+
+
 def _serve(channel: socket.socket, script: ScoringScript) -> None:
     reader = channel.makefile("rb", buffering=1 << 16)
     header_size = protocol.HEADER_SIZE
     unpack = protocol.HEADER.unpack
+    decode = protocol.decode
     while True:
         header = reader.read(header_size)
         if len(header) < header_size:
             return
         (size,) = unpack(header)
-        method, path, query, headers, body = protocol.decode(reader.read(size))
-        channel.sendall(protocol.encode(script.handle(method, path, query, headers, body)))
+        method, path, query, headers, body_size = decode(reader.read(size))
+        body = reader.read(body_size)
+        if len(body) < body_size:
+            return
+        channel.sendall(_answer(script, (method, path, query, headers, body)))
 
 
 def main() -> None:

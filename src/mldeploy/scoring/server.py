@@ -107,6 +107,10 @@ async def serve(config: ServerConfig, config_path: str | None = None) -> int:
     server = make_server(AsgiAdapter(ScoringApp(pool, metrics, access_log), config), limits, config.shutdown_grace_s)
     _banner(config)
     asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, _reload, pool, config_path)
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        # uvicorn catches these while serving, then raises them again once it stopped: with a no-op handler
+        # in place the front goes on to stop the workers and flush the access log, and exits 0
+        signal.signal(stop_signal, lambda *_: None)
     pool.start()
     flusher = asyncio.create_task(_flush_periodically(access_log))
     serving = asyncio.create_task(server.serve(sockets=[listener]))

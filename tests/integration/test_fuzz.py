@@ -1,4 +1,5 @@
-"""10,000 random and malformed requests: the server never crashes and never blames itself (5xx) for a
+"""10,000 random and malformed requests (among them JSON nested 6,000 deep, integers of 6,000 digits, long
+queries): the server never crashes, no request ends its worker, and it never blames itself (5xx) for a
 client's mistake."""
 
 import socket
@@ -20,7 +21,16 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=12,
 )
+depth = st.integers(min_value=1, max_value=6000)
+deep_json = st.one_of(
+    depth.map(lambda n: "[" * n + "]" * n),
+    depth.map(lambda n: "[" * n),
+    depth.map(lambda n: '{"a":' * n + "1" + "}" * n),
+    st.integers(min_value=4000, max_value=6000).map(lambda n: "9" * n),
+)
 bodies = st.one_of(
+    deep_json.map(str.encode),
+    deep_json.map(lambda document: f'{{"data": {document}}}'.encode()),
     st.binary(max_size=300),
     st.text(max_size=200).map(str.encode),
     json_values.map(lambda value: httpx.Request("POST", "/", json=value).content),
@@ -39,7 +49,10 @@ requests = st.fixed_dictionaries(
             st.text(string.printable.strip() + " ", max_size=150).map(str.strip),
             max_size=4,
         ),
-        "query": st.text(string.ascii_letters + string.digits + "=&[]%,.", max_size=40),
+        "query": st.one_of(
+            st.text(string.ascii_letters + string.digits + "=&[]%,.", max_size=40),
+            deep_json.map(lambda document: f"a={document}"),
+        ),
     }
 )
 CLIENT_MISTAKES = {200, 400, 404, 405, 413, 415, 431}
@@ -72,6 +85,7 @@ def test_random_requests_never_crash_the_server(script: str, servers: Servers) -
     assert server.process.poll() is None
     assert httpx.get(server.url + "/").status_code == 200
     assert "Traceback" not in server.log()
+    assert server.log().count("Booting worker with pid") == 1  # no request ended the worker
 
 
 MALFORMED = [

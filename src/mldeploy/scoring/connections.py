@@ -51,6 +51,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         self.head_timer: asyncio.TimerHandle | None = None
+        self.head_started = 0.0
         self.head_bytes = 0
         self.in_head = True
 
@@ -62,10 +63,12 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             transport.close()
             return
         super().connection_made(transport)
-        self._arm_head_timer()
+        self.head_started = self.loop.time()
+        self.head_timer = self.loop.call_later(self.limits.read_timeout_s, self._check_head)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_head_timer()
+        if self.head_timer is not None:
+            self.head_timer.cancel()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -78,32 +81,28 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if not self.in_head:
+        if not self.in_head:  # the next request on a kept-alive connection: its head is timed from now
             self.in_head = True
             self.head_bytes = 0
-        self._arm_head_timer()
+            self.head_started = self.loop.time()
 
     def on_headers_complete(self) -> None:
         self.in_head = False
-        self._cancel_head_timer()
         super().on_headers_complete()
 
-    def _arm_head_timer(self) -> None:
-        if self.head_timer is None:
-            self.head_timer = self.loop.call_later(self.limits.read_timeout_s, self._head_timed_out)
-
-    def _cancel_head_timer(self) -> None:
-        if self.head_timer is not None:
-            self.head_timer.cancel()
-            self.head_timer = None
-
-    def _head_timed_out(self) -> None:
-        self.head_timer = None
-        if not self.in_head or self.transport.is_closing():
+    def _check_head(self) -> None:
+        """One timer per connection, not one per request: when it fires, it checks the head being read (if
+        any) and sets itself again for when that head's time runs out."""
+        if self.transport.is_closing():
             return
-        self.warn_slow_head(self.limits.read_timeout_s)
+        timeout = self.limits.read_timeout_s
+        remaining = self.head_started + timeout - self.loop.time() if self.in_head else timeout
+        if remaining > 0:
+            self.head_timer = self.loop.call_later(remaining, self._check_head)
+            return
+        self.warn_slow_head(timeout)
         if self.head_bytes:
-            self._refuse(408, f"The request head did not arrive within {self.limits.read_timeout_s:g} s.")
+            self._refuse(408, f"The request head did not arrive within {timeout:g} s.")
         else:
             self.transport.close()
 

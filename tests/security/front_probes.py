@@ -1,5 +1,6 @@
 """What the security tests read of a running front: its memory and open files from /proc, and raw requests."""
 
+import contextlib
 import socket
 from pathlib import Path
 
@@ -25,10 +26,8 @@ def post_raw(port: int, body: bytes, headers: dict[str, str] | None = None, time
     head += [f"{name}: {value}" for name, value in (headers or {}).items()]
     with socket.create_connection(("127.0.0.1", port), timeout=timeout_s) as connection:
         connection.sendall("\r\n".join(head).encode() + b"\r\n\r\n")
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             connection.sendall(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
         return read_status(connection)
 
 

@@ -1,12 +1,11 @@
-"""Request bodies: read only once the request is admitted, within a size limit, a time limit and a budget
-shared by every request the front holds.
+"""Request bodies: read only once the request is admitted, within a size limit and a budget shared by
+every request the front holds.
 
 The front reads a body after the key and the route are checked, so an unauthenticated client never makes
 it buffer anything. Every body byte the front holds (being read, queued, or with a worker) is counted
 against ``max_buffered_bytes``; a request that would pass it is answered 503 before its body is read.
 """
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -22,7 +21,6 @@ WARNING_INTERVAL_S = 10.0
 MIB = 1024 * 1024
 
 TOO_LARGE = "The request body is larger than the limit of {limit} bytes. Send less data per request."
-TOO_SLOW = "The request body did not arrive within {timeout:g} s. Send it faster, or in smaller requests."
 OVER_BUDGET = (
     "The server is holding {held:.0f} MiB of request bodies, its limit is {limit:.0f} MiB: this one does not fit "
     "now. Retry later, send smaller bodies, or raise the limit (--max-buffered-mb)."
@@ -78,13 +76,12 @@ class BodyBudget:
 class BodyReader:
     """Reads one request's body on demand; ``release()`` gives its bytes back to the budget."""
 
-    __slots__ = ("budget", "declared", "max_bytes", "receive", "reserved", "timeout_s")
+    __slots__ = ("budget", "declared", "max_bytes", "receive", "reserved")
 
-    def __init__(self, receive: Receive, declared: int | None, max_bytes: int, timeout_s: float, budget: BodyBudget):
+    def __init__(self, receive: Receive, declared: int | None, max_bytes: int, budget: BodyBudget) -> None:
         self.receive = receive
         self.declared = declared
         self.max_bytes = max_bytes
-        self.timeout_s = timeout_s
         self.budget = budget
         self.reserved = 0
 
@@ -96,16 +93,10 @@ class BodyReader:
             self.reserved = size
 
     async def __call__(self) -> bytes | bytearray:
-        """The whole body; raises BodyRefused when it is too large, too slow, over the budget or cut off."""
+        """The whole body; raises BodyRefused when it is too large, over the budget or cut off (a body too
+        slow to arrive is answered 408 by the connection, see ``connections``)."""
         if self.declared:
             self._take(self.declared)
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                return await self._read()
-        except TimeoutError:
-            raise BodyRefused(408, TOO_SLOW.format(timeout=self.timeout_s)) from None
-
-    async def _read(self) -> bytes | bytearray:
         message = await self.receive()
         body: bytes = message.get("body", b"")
         if not message.get("more_body", False):

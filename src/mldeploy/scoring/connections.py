@@ -4,8 +4,9 @@ it may grow, and enough file descriptors for all of them.
 uvicorn's httptools protocol keeps a connection that never sends a request open forever and buffers a
 request head of any size. ``GuardedHttpProtocol`` adds what it lacks: a connection over
 ``max_connections`` is answered 503 and closed at once; a request head must be complete within
-``read_timeout_s`` (408, or a plain close for a connection that sent nothing) and within
-``max_header_bytes`` (431). Each limit logs a warning when it is hit, at most once per 10 s.
+``read_timeout_s`` (408, or a plain close for a connection that sent nothing), then its body within
+``read_timeout_s`` more (408), and the head within ``max_header_bytes`` (431). Each limit logs a warning
+when it is hit, at most once per 10 s.
 """
 
 import asyncio
@@ -45,15 +46,16 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     limits: ConnectionLimits  # set on the subclass made by ``guarded_protocol``
     warn_connections = RateLimitedWarning("Connection refused: %d connections open, the limit (--max-connections)")
-    warn_slow_head = RateLimitedWarning("Connection closed: no complete request head within %g s")
+    warn_slow_request = RateLimitedWarning("Connection closed: no complete request head or body within %g s")
     warn_large_head = RateLimitedWarning("Request refused with 431: a request head over %d bytes")
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
-        self.head_timer: asyncio.TimerHandle | None = None
-        self.head_started = 0.0
-        self.head_bytes = 0
+        self.read_timer: asyncio.TimerHandle | None = None
+        self.reading = True  # a request (head or body) is being received
         self.in_head = True
+        self.read_started = 0.0  # when the head, then the body, started to be received
+        self.head_bytes = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         if len(self.connections) >= self.limits.max_connections:
@@ -63,12 +65,12 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             transport.close()
             return
         super().connection_made(transport)
-        self.head_started = self.loop.time()
-        self.head_timer = self.loop.call_later(self.limits.read_timeout_s, self._check_head)
+        self.read_started = self.loop.time()
+        self.read_timer = self.loop.call_later(self.limits.read_timeout_s, self._check_reading)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.head_timer is not None:
-            self.head_timer.cancel()
+        if self.read_timer is not None:
+            self.read_timer.cancel()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -81,27 +83,34 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if not self.in_head:  # the next request on a kept-alive connection: its head is timed from now
-            self.in_head = True
+        if not self.reading:  # the next request on a kept-alive connection: timed from now
+            self.reading = self.in_head = True
             self.head_bytes = 0
-            self.head_started = self.loop.time()
+            self.read_started = self.loop.time()
 
     def on_headers_complete(self) -> None:
         self.in_head = False
+        self.read_started = self.loop.time()
         super().on_headers_complete()
 
-    def _check_head(self) -> None:
-        """One timer per connection, not one per request: when it fires, it checks the head being read (if
-        any) and sets itself again for when that head's time runs out."""
+    def on_message_complete(self) -> None:
+        self.reading = False
+        super().on_message_complete()
+
+    def _check_reading(self) -> None:
+        """One timer per connection, not one per request: when it fires, it checks the head or body being
+        received (if any) and sets itself again for when that one's time runs out."""
         if self.transport.is_closing():
             return
         timeout = self.limits.read_timeout_s
-        remaining = self.head_started + timeout - self.loop.time() if self.in_head else timeout
+        remaining = self.read_started + timeout - self.loop.time() if self.reading else timeout
         if remaining > 0:
-            self.head_timer = self.loop.call_later(remaining, self._check_head)
+            self.read_timer = self.loop.call_later(remaining, self._check_reading)
             return
-        self.warn_slow_head(timeout)
-        if self.head_bytes:
+        self.warn_slow_request(timeout)
+        if not self.in_head:
+            self._refuse(408, f"The request body did not arrive within {timeout:g} s. Send it faster or smaller.")
+        elif self.head_bytes:
             self._refuse(408, f"The request head did not arrive within {timeout:g} s.")
         else:
             self.transport.close()

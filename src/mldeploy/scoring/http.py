@@ -28,7 +28,6 @@ class AsgiAdapter:
         self.app = app
         self.max_body_bytes = config.max_body_bytes
         self.max_header_bytes = config.max_header_bytes
-        self.read_timeout_s = config.read_timeout_s
         self.budget = BodyBudget(config.max_buffered_bytes)
         self.warn_large_head = RateLimitedWarning("Request refused with 431: request line and headers over %d bytes")
 
@@ -49,7 +48,7 @@ class AsgiAdapter:
         else:
             headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw_headers]
             query = scope["query_string"].decode("latin-1")
-            body = BodyReader(receive, declared, self.max_body_bytes, self.read_timeout_s, self.budget)
+            body = BodyReader(receive, declared, self.max_body_bytes, self.budget)
             try:
                 status, out, payload = await self.app.handle(scope["method"], scope["path"], query, headers, body)
             finally:

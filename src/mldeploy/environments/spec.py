@@ -33,6 +33,9 @@ CONDA_ONLY = {
     "zlib", "xz", "sqlite", "readline", "ncurses", "tk", "libffi", "intel-openmp", "mkl-service",
 }  # fmt: skip
 PROVIDED = {"azureml-defaults", "azureml-inference-server-http"}
+# pip options that name another file, relative to the one they are in: ``-r base.txt``, ``--constraint=c.txt``
+INCLUDE = re.compile(r"(?P<option>--requirement|--constraint|-r|-c)\s*=?\s*(?P<file>\S.*)")
+REQUIREMENT_OPTIONS = ("-r", "--requirement")  # read; constraints files are not (the host's pip settings are used)
 CONDA_SPEC = re.compile(r"^(?:[\w.-]+::)?(?P<name>[A-Za-z0-9_.-]+)\s*(?P<rest>.*)$")
 
 
@@ -111,15 +114,41 @@ def _collect(lines: list[str], source: str, notices: list[str]) -> list[str]:
     return list(dict.fromkeys(requirements))
 
 
-def _pip_lines(path: Path, notices: list[str]) -> list[str]:
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "it is not text"
+        raise SpecError(f"Cannot read {path} ({reason}); name a pip requirements file that exists.") from None
+
+
+def _included(path: Path, number: int, option: str, name: str, root: Path) -> Path:
+    """The file that ``option name`` on line ``number`` of ``path`` names: it must be inside ``root``."""
+    included = (path.parent / name).resolve()
+    if not included.is_relative_to(root):
+        raise SpecError(
+            f"{path}:{number}: {option} {name} names a file outside {root}, the requirements file's folder; put "
+            "that file in the folder (or copy its lines into this one) and name it from there."
+        )
+    return included
+
+
+def _pip_lines(path: Path, root: Path, notices: list[str], reading: tuple[Path, ...] = ()) -> list[str]:
+    """The requirement lines of ``path`` and of the files it includes (``-r``), which must be inside ``root``."""
+    if path in reading:
+        raise SpecError(f"{reading[-1]} includes {path} again: the files include each other; remove one -r line.")
     lines = []
-    for number, raw in enumerate(path.read_text().splitlines(), start=1):
+    for number, raw in enumerate(_read(path).splitlines(), start=1):
         line = raw.split(" #", 1)[0].strip()
         if not line or line.startswith("#"):
             continue
-        if line.startswith(("-r ", "--requirement ")):
-            lines += _pip_lines(path.parent / line.split(maxsplit=1)[1], notices)
-        elif line.startswith("-"):
+        include = INCLUDE.fullmatch(line)
+        if include is not None:
+            included = _included(path, number, include["option"], include["file"], root)
+            if include["option"] in REQUIREMENT_OPTIONS:
+                lines += _pip_lines(included, root, notices, (*reading, path))
+                continue
+        if line.startswith("-"):
             notices.append(f"{path.name}:{number}: pip option {line!r} ignored (the host's pip settings are used)")
         else:
             lines.append(line)
@@ -130,7 +159,7 @@ def from_pip_requirements(name: str, path: Path) -> EnvironmentSpec:
     if not path.is_file():
         raise SpecError(f"The pip requirements file {path} does not exist.")
     notices: list[str] = []
-    requirements = _collect(_pip_lines(path, notices), str(path), notices)
+    requirements = _collect(_pip_lines(path, path.parent.resolve(), notices), str(path), notices)
     return EnvironmentSpec(name, None, tuple(requirements), tuple(notices))
 
 

@@ -8,6 +8,14 @@ class ModelError(LookupError):
     """A model that cannot be registered or found."""
 
 
+class UnsafeModelPath(ModelError):
+    """A model file path or link that reaches outside the folder it belongs to."""
+
+
+class InvalidName(ValueError):
+    """A model or environment name that breaks the naming rule."""
+
+
 class EnvironmentNotFound(LookupError):
     """No registered environment of that name (or version)."""
 
@@ -26,6 +34,10 @@ class InterpreterError(LookupError):
 
 class StoreError(RuntimeError):
     """The workspace's database cannot be opened."""
+
+
+class WorkspaceBusy(StoreError):
+    """Another process held the workspace database's write lock for longer than we wait."""
 
 
 class DeploymentError(RuntimeError):

@@ -56,7 +56,7 @@ class Environment:
         return list(self.spec.notices)
 
     def register(self, workspace: Workspace) -> Environment:
-        self.version = environments.register(workspace._store.sessions, self.spec)
+        self.version = environments.register(workspace._store.writes, self.spec)
         return self
 
     def build_local(self, workspace: Workspace, progress: builder.Progress = print) -> Path:

@@ -8,12 +8,13 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BuildError, DockerUnavailable
+from ..errors import BuildError, DockerUnavailable, InvalidName, StoreError
 from ..targets import deployments
 from ..targets.base import DeploymentError, Plan, Progress
 from ..workspace import models
 from ..workspace.schema import ModelRow
 from ..workspace.services import ServiceRecord
+from ..workspace.services import check_name as check_service_name
 from .webservice import Webservice, WebserviceException, console
 
 if TYPE_CHECKING:
@@ -55,7 +56,10 @@ def plan_for(
         environment = inference_config.environment
     if environment is None:
         return Plan(rows, entry_script, source_directory, settings=settings)
-    environment.register(workspace)
+    try:
+        environment.register(workspace)
+    except (InvalidName, StoreError) as error:
+        raise WebserviceException(str(error)) from None
 
     def build(progress: Progress) -> Path:
         return environment.build_local(workspace, progress)
@@ -109,8 +113,7 @@ class Model:
     ) -> Model:
         """Register a file or a folder as the next version of ``model_name``."""
         store = workspace._store
-        files = models.stage_files(store.blobs, Path(model_path))
-        row = models.record(store.sessions, model_name, files, tags, properties, description)
+        row = models.register(store.blobs, store.writes, Path(model_path), model_name, tags, properties, description)
         return Model._from_row(workspace, row)
 
     @staticmethod
@@ -130,7 +133,7 @@ class Model:
         return str(models.download(self.workspace._store.blobs, self._row, Path(target_dir), exist_ok))
 
     def delete(self) -> None:
-        models.delete(self.workspace._store.sessions, self._row)
+        models.delete(self.workspace._store.writes, self._row)
 
     @staticmethod
     def package(
@@ -162,6 +165,10 @@ class Model:
     ) -> Webservice:
         """Deploy ``models`` with ``inference_config`` as service ``name``: local processes
         (``LocalWebservice.deploy_configuration``) or a Docker container (``AciWebservice.deploy_configuration``)."""
+        try:
+            check_service_name(name)  # before its environment, named after it, is registered
+        except ValueError as error:
+            raise WebserviceException(str(error)) from None
         kind = getattr(deployment_config, "target", "local")
         if deployment_target is not None:
             if kind != "kubernetes":

@@ -6,7 +6,9 @@ from typing import Annotated
 import typer
 
 from ..errors import BuildError, EnvironmentNotFound, InterpreterError, SpecError
+from ..workspace.names import check_registry_name
 from .output import EXIT_NOT_FOUND, Format, OutputOption, fail, out, show
+from .registry_writes import registry_write
 from .state import workspace
 
 app = typer.Typer(help="Build and list environments (conda yaml or pip requirements).", no_args_is_help=True)
@@ -55,9 +57,12 @@ def build(
     pip_requirements: Annotated[Path | None, typer.Option(help="A pip requirements file.")] = None,
 ) -> None:
     """Register an environment and build it (reused when an identical one was built before)."""
+    with registry_write():
+        check_registry_name("environment", name)  # before the build, which takes a while
     environment = load(name, conda_file, pip_requirements)
     path = build_with_progress(environment, ctx)
-    environment.register(workspace(ctx))
+    with registry_write():
+        environment.register(workspace(ctx))
     out.print(f"environment {environment.name}:{environment.version} ready at {path}", highlight=False)
 
 

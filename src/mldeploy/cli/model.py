@@ -7,6 +7,7 @@ import typer
 
 from ..errors import ModelError
 from .output import EXIT_NOT_FOUND, Format, OutputOption, fail, out, show
+from .registry_writes import registry_write
 from .state import workspace
 
 app = typer.Typer(help="Register and manage models.", no_args_is_help=True)
@@ -54,10 +55,8 @@ def register(
     """Register PATH as the next version of model NAME."""
     from ..api.model import Model
 
-    try:
+    with registry_write():
         model = Model.register(workspace(ctx), path, name, _pairs(tag, "tag"), _pairs(prop, "property"), description)
-    except ModelError as error:
-        fail(str(error))
     show([model.serialize()], COLUMNS, output, title="registered")
 
 
@@ -110,5 +109,6 @@ def delete(
     if ":" not in reference:
         fail(f"Name the version to delete, as in {reference}:1 (`mldeploy model list --name {reference}`).")
     model = _model(ctx, reference)
-    model.delete()
+    with registry_write():
+        model.delete()
     out.print(f"deleted {model.id}")

@@ -5,7 +5,9 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..errors import DeploymentError, ModelError
 from ..workspace.blobs import BlobStore
+from ..workspace.paths import inside
 from ..workspace.schema import ModelRow
 
 MODELS = "azureml-models"
@@ -30,9 +32,15 @@ def copy_code(app_root: Path, entry_script: Path, source_directory: Path | None)
 
 
 def copy_models(app_root: Path, blobs: BlobStore, models: Sequence[ModelRow]) -> None:
+    """Write every model file under ``app_root/azureml-models/<name>/<version>``; a name or path that would lead
+    out of it (a workspace database altered by hand) stops the deployment."""
     for model in models:
-        for file in model.files:
-            blobs.copy_to(file.sha256, app_root / MODELS / model.name / str(model.version) / file.path, file.executable)
+        try:
+            folder = inside(app_root / MODELS, f"{model.name}/{model.version}")
+            for file in model.files:
+                blobs.copy_into(file.sha256, folder, file.path, file.executable)
+        except ModelError as error:
+            raise DeploymentError(f"Model {model.name!r} version {model.version} cannot be deployed: {error}") from None
 
 
 def resolve_entry_script(entry_script: str, source_directory: str | None) -> tuple[Path, Path | None]:

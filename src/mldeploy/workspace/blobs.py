@@ -6,11 +6,16 @@ that exists is complete. Identical content is stored once.
 
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
 
+from ..errors import UnsafeModelPath
+from .paths import inside
+
 CHUNK = 1 << 20
+DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -27,6 +32,11 @@ class BlobStore:
         self.staging = root / "staging"
 
     def path(self, sha256: str) -> Path:
+        if not DIGEST.fullmatch(sha256):
+            raise UnsafeModelPath(
+                f"{sha256!r} is not a SHA-256 digest, so it names no blob of this workspace; the workspace database "
+                "was altered: register the model again."
+            )
         return self.root / sha256[:2] / sha256[2:]
 
     def put(self, source: Path) -> tuple[str, int]:
@@ -56,7 +66,10 @@ class BlobStore:
         _fsync_dir(target.parent)
         return sha256, size
 
-    def copy_to(self, sha256: str, destination: Path, executable: bool = False) -> None:
+    def copy_into(self, sha256: str, folder: Path, relative: str, executable: bool = False) -> Path:
+        """Write the blob to ``folder / relative``, refusing a destination that resolves outside ``folder``."""
+        destination = inside(folder, relative)
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(self.path(sha256), destination)
         destination.chmod(0o755 if executable else 0o644)
+        return destination

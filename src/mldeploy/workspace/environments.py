@@ -1,25 +1,32 @@
 """Registered environments: versions of normalized specs, by name."""
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..environments.spec import EnvironmentSpec
 from ..errors import EnvironmentNotFound
-from .schema import EnvironmentRow
+from .locking import write
+from .names import check_registry_name
+from .schema import EnvironmentName, EnvironmentRow
+from .versions import locked_counter
 
 
-def register(sessions: sessionmaker[Session], spec: EnvironmentSpec) -> int:
+def _record(session: Session, spec: EnvironmentSpec) -> int:
+    counter = locked_counter(session, EnvironmentName, EnvironmentRow, spec.name)
+    latest = session.scalars(
+        select(EnvironmentRow).where(EnvironmentRow.name == spec.name).order_by(EnvironmentRow.version.desc())
+    ).first()
+    if latest is not None and EnvironmentSpec.from_json(latest.spec) == spec:
+        return latest.version
+    counter.last_version += 1
+    session.add(EnvironmentRow(name=spec.name, version=counter.last_version, spec=spec.to_json()))
+    return counter.last_version
+
+
+def register(writes: sessionmaker[Session], spec: EnvironmentSpec) -> int:
     """Store ``spec`` as the next version of its name, unless it equals the latest one; the version."""
-    with sessions.begin() as session:
-        latest = session.scalars(
-            select(EnvironmentRow).where(EnvironmentRow.name == spec.name).order_by(EnvironmentRow.version.desc())
-        ).first()
-        if latest is not None and EnvironmentSpec.from_json(latest.spec) == spec:
-            return latest.version
-        version = (session.scalar(select(func.max(EnvironmentRow.version)).where(EnvironmentRow.name == spec.name))
-                   or 0) + 1  # fmt: skip
-        session.add(EnvironmentRow(name=spec.name, version=version, spec=spec.to_json()))
-        return version
+    check_registry_name("environment", spec.name)
+    return write(writes, lambda session: _record(session, spec))
 
 
 def get(sessions: sessionmaker[Session], name: str, version: int | None = None) -> tuple[EnvironmentSpec, int]:

@@ -15,12 +15,20 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON}
 
 
-class ModelName(Base):
-    """The last version handed out per model name: versions are never reused, even after a delete."""
+class NameCounter:
+    """The last version handed out per name: versions are never reused, even after a delete. Registrations
+    of a name lock its row, so they hand out versions one after the other."""
 
-    __tablename__ = "model_names"
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
     last_version: Mapped[int] = mapped_column(Integer)
+
+
+class ModelName(NameCounter, Base):
+    __tablename__ = "model_names"
+
+
+class EnvironmentName(NameCounter, Base):
+    __tablename__ = "environment_names"
 
 
 class Versioned:

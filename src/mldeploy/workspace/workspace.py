@@ -22,4 +22,6 @@ class WorkspaceStore:
         self.home = (Path(home) if home is not None else default_home()).resolve()
         self.home.mkdir(parents=True, exist_ok=True)
         self.blobs = BlobStore(self.home / "blobs")
-        self.sessions: sessionmaker[Session] = open_store(self.home)
+        store = open_store(self.home)
+        self.sessions: sessionmaker[Session] = store.sessions  # reads
+        self.writes: sessionmaker[Session] = store.writes  # through locking.write

@@ -21,7 +21,9 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def workspace(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The kind of store a new workspace gets: a SQLite file, or the PostgreSQL server (emptied) that
+    MLDEPLOY_DATABASE_URL names, also for the subprocesses a test starts."""
     monkeypatch.delenv("MLDEPLOY_DATABASE_URL", raising=False)
     if request.param == "postgresql":
         url = request.getfixturevalue("postgres_url")
@@ -29,6 +31,11 @@ def workspace(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytes
         Base.metadata.drop_all(engine)
         engine.dispose()
         monkeypatch.setenv("MLDEPLOY_DATABASE_URL", url)
+    return request.param
+
+
+@pytest.fixture
+def workspace(store: str, tmp_path: Path) -> Workspace:
     return Workspace(tmp_path / "workspace")
 
 

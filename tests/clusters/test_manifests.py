@@ -1,6 +1,7 @@
 """The Kubernetes objects of a service: the v1 settings land where they should, and every object is valid
 against the official schemas of a recent Kubernetes (kubernetes-validate, strict: no unknown field)."""
 
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,8 @@ def test_export_writes_yaml_files_in_apply_order(tmp_path: Path) -> None:
     settings = aks_configuration()
     objects = manifests("svc", "image:1", server_config(IMAGE_CONFIG, settings, KEYS), settings, KEYS)
     written = export(objects, tmp_path / "out")
+    assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o700  # the Secret holds the keys
+    assert {stat.S_IMODE(path.stat().st_mode) for path in written} == {0o600}
     assert [path.name for path in written] == [
         "01-secret-svc-config.yaml", "02-deployment-svc.yaml", "03-service-svc.yaml",
         "04-horizontalpodautoscaler-svc.yaml",
@@ -104,3 +107,16 @@ def test_keda_scales_on_requests_in_flight_instead_of_cpu() -> None:
     assert "mldeploy_requests_in_flight" in trigger["metadata"]["query"]
     annotations = objects["Deployment"]["spec"]["template"]["metadata"]["annotations"]
     assert annotations["prometheus.io/path"] == "/metrics" and annotations["prometheus.io/port"] == "5001"
+
+
+def test_pods_run_as_the_image_user_without_privileges_and_have_time_to_finish_requests() -> None:
+    objects = _objects(scoring_timeout_ms=90_000)
+    pod = objects["Deployment"]["spec"]["template"]["spec"]
+    assert pod["securityContext"] == {
+        "runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "seccompProfile": {"type": "RuntimeDefault"},
+    }  # fmt: skip
+    assert pod["containers"][0]["securityContext"] == {
+        "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+    }  # fmt: skip
+    server = ServerConfig(**yaml.safe_load(objects["Secret"]["stringData"]["server.json"]))
+    assert server.shutdown_grace_s >= 90 and pod["terminationGracePeriodSeconds"] > server.shutdown_grace_s

@@ -1,6 +1,11 @@
 """`mldeploy deploy --target docker`, `mldeploy service keys` and `mldeploy package` on the real engine."""
 
+import contextlib
 import json
+import stat
+import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -8,7 +13,9 @@ import httpx
 import pytest
 
 from mldeploy import Model, Workspace
+from mldeploy.targets.base import healthy
 from tests.deployments.test_cli import mldeploy
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.slow
 ECHO = "def init():\n    pass\n\n\ndef run(data):\n    return data\n"
@@ -42,11 +49,45 @@ def test_package_builds_an_image_or_writes_its_context(
                      "--tag", "mldeploy-test/cli-package:1")  # fmt: skip
     assert built.returncode == 0, built.stderr
     assert built.stdout.strip() == "mldeploy-test/cli-package:1"
+    key = built.stderr.split("mode 0600): ")[1].split()[0]
+    key_file = Path(built.stderr.split("kept in ")[1].split(",")[0])
+    assert key_file.read_text() == f"MLDEPLOY_AUTH_KEYS={key}\n" and stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert f"docker run --network host --env-file {key_file} mldeploy-test/cli-package:1" in built.stderr
     image = docker_client.images.get("mldeploy-test/cli-package:1")
-    assert image.attrs["Config"]["WorkingDir"] == "/var/azureml-app"
-    docker_client.images.remove("mldeploy-test/cli-package:1")
+    assert (image.attrs["Config"]["WorkingDir"], image.attrs["Config"]["User"]) == ("/var/azureml-app", "10001:10001")
+    try:
+        keyless = docker_client.containers.run(image.id, network_mode="host", detach=True)
+        assert keyless.wait(timeout=60)["StatusCode"] == 2, "no key given: the image refuses to start"
+        assert b"MLDEPLOY_AUTH_KEYS=KEY" in keyless.logs()
+        keyless.remove()
+        with served(image.id, key_file) as url:
+            assert httpx.post(url, content='"hi"').status_code == 401
+            assert httpx.post(url, content='"hi"', headers={"Authorization": f"Bearer {key}"}).status_code == 200
+        assert key.encode() not in subprocess.run(["docker", "history", "--no-trunc", image.id],
+                                                  capture_output=True, check=True).stdout  # fmt: skip
+    finally:
+        docker_client.images.remove("mldeploy-test/cli-package:1", force=True)
     written = mldeploy(workspace, "package", "-m", "my_best_model", "--entry-script", "echo.py",
-                       "--dockerfile", str(tmp_path / "context"))  # fmt: skip
+                       "--dockerfile", str(tmp_path / "context"), "--no-auth")  # fmt: skip
     assert written.returncode == 0, written.stderr
+    assert "without a key (--no-auth)" in written.stderr and "--env-file" not in written.stderr
+    assert "exec" not in (tmp_path / "context" / "Dockerfile").read_text().rsplit("\nCMD ", 1)[1]
     assert (tmp_path / "context" / "app" / "echo.py").read_text() == ECHO
     assert (tmp_path / "context" / "models" / "azureml-models" / "my_best_model" / "1" / "model.pkl").is_file()
+
+
+@contextlib.contextmanager
+def served(image: str, key_file: Path) -> Iterator[str]:
+    """``image`` run as `mldeploy package` says (with the key file), on a free port of 127.0.0.1; its /score."""
+    port = free_port()
+    name = f"mldeploy-test-package-{port}"
+    subprocess.run(["docker", "run", "-d", "--name", name, "--network", "host", "--env-file", str(key_file),
+                    "-e", "MLDEPLOY_HOST=127.0.0.1", "-e", f"MLDEPLOY_PORT={port}", image], check=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not healthy(port):
+            assert time.monotonic() < deadline, subprocess.run(["docker", "logs", name], capture_output=True).stderr
+            time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}/score"
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)

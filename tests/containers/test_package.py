@@ -1,9 +1,9 @@
-"""Model.package(generate_dockerfile=True): the context builds with plain `docker build` and the container
-answers the seed's request."""
+"""Model.package(generate_dockerfile=True): the context builds with plain `docker build` and the container,
+given the package's key at run time, answers the seed's request."""
 
 import json
+import stat
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from mldeploy import Environment, InferenceConfig, Model, Workspace
-from tests.support.servers import free_port
+from tests.containers.test_cli import served
 
 pytestmark = pytest.mark.slow
 SAMPLE = json.dumps({"data": [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [10, 9, 8, 7, 6, 5, 4, 3, 2, 1]]})
@@ -27,31 +27,19 @@ def test_the_generated_dockerfile_builds_and_serves(
     (project / "requirements.txt").write_text("numpy\nscikit-learn\njoblib\nazureml-defaults\n")
     environment = Environment.from_pip_requirements("env", "requirements.txt")
     package = Model.package(workspace, [model], InferenceConfig("score.py", environment=environment), True)
+    assert package.key is not None and package.key_file is not None
     context = Path(package.save(tmp_path / "context"))
     assert (context / "Dockerfile").read_text().startswith("FROM mldeploy/base:")
+    pip_conf = context / "mldeploy-build" / "environment" / "pip.conf"
+    assert stat.S_IMODE(pip_conf.stat().st_mode) == 0o600, "it may hold an index's credentials"
     tag = f"mldeploy-test/package:{uuid.uuid4().hex[:8]}"
-    name = tag.replace("/", "-").replace(":", "-")
     built = _docker("build", "--network", "host", "-q", "-t", tag, str(context))
     assert built.returncode == 0, built.stderr[-3000:]
-    port = free_port()
     try:
-        started = _docker("run", "-d", "--name", name, "--network", "host", "--memory", "512m",
-                          "-e", "MLDEPLOY_HOST=127.0.0.1", "-e", f"MLDEPLOY_PORT={port}", tag)  # fmt: skip
-        assert started.returncode == 0, started.stderr
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, _docker("logs", name).stdout
-            time.sleep(0.2)
-        answer = httpx.post(f"http://127.0.0.1:{port}/score", content=SAMPLE, timeout=30)
-        assert answer.status_code == 200
-        assert len(json.loads(answer.json())["result"]) == 2
-        logs = _docker("logs", name)
-        assert "Booting worker with pid" in logs.stdout + logs.stderr
+        assert "/etc/pip.conf" not in _docker("history", "--no-trunc", tag).stdout, "pip settings stay in their stage"
+        with served(tag, package.key_file) as url:
+            answer = httpx.post(url, content=SAMPLE, headers={"Authorization": f"Bearer {package.key}"}, timeout=30)
+            assert answer.status_code == 200
+            assert len(json.loads(answer.json())["result"]) == 2
     finally:
-        _docker("rm", "-f", name)
         _docker("rmi", "-f", tag)

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from .output import fail, out
+from .output import err, fail, out
 from .service import CondaOption, EntryOption, ModelsOption, PipOption, SourceOption, inference_config, models
 from .state import workspace
 
@@ -22,9 +22,13 @@ def package(
         Path | None,
         typer.Option(help="Write the Dockerfile and its context into this folder instead of building."),
     ] = None,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="Serve /score without a key (anyone who reaches the port may score).")
+    ] = False,
 ) -> None:
-    """Build the image (its tag is printed), or write a context that `docker build --network host` takes as is."""
-    from ..api.model import Model
+    """Build the image (its tag is printed), or write a context that `docker build --network host` takes as is.
+    The image serves /score with a key, made now, shown once and kept in a file for `docker run --env-file`."""
+    from ..api.package import make_package
     from ..api.webservice import WebserviceException
 
     if entry_script is None:
@@ -32,13 +36,20 @@ def package(
     if conda_file and pip_requirements:
         fail("Give at most one of --conda-file and --pip-requirements.")
     config = inference_config("package", entry_script, source_dir, conda_file, pip_requirements)
+    rows = [registered._row for registered in models(ctx, model or [])]
     try:
-        built = Model.package(workspace(ctx), models(ctx, model or []), config, dockerfile is not None, tag)
+        built = make_package(workspace(ctx), rows, config, dockerfile is not None, tag, not no_auth)
     except WebserviceException as error:
         fail(str(error))
     if dockerfile is not None:
         built.save(dockerfile)
         out.print(f"Dockerfile and context written to {dockerfile}; build with: "
                   f"docker build --network host -t IMAGE {dockerfile}", highlight=False)  # fmt: skip
-        return
-    typer.echo(built.location)
+    else:
+        typer.echo(built.location)
+    if built.key is None:
+        err.print("The image serves /score without a key (--no-auth): anyone who reaches its port may score.")
+    else:
+        err.print(f"Key (shown once; kept in {built.key_file}, mode 0600): {built.key}\n"
+                  "Clients send it as `Authorization: Bearer KEY`.", highlight=False, markup=False)  # fmt: skip
+    err.print(f"Run it (listening on 0.0.0.0:5001): {built.run_command}", highlight=False, markup=False)

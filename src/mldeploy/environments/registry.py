@@ -3,6 +3,7 @@
 import functools
 import subprocess
 import sys
+from urllib.parse import unquote, urlsplit
 
 # pip setting -> uv environment variable
 UV_VARIABLES = {
@@ -11,6 +12,10 @@ UV_VARIABLES = {
     "find-links": "UV_FIND_LINKS",
     "cert": "SSL_CERT_FILE",
 }
+URL_SETTINGS = ("index-url", "extra-index-url", "find-links")
+# `pip config list` prints "<section>.<name>" (sorted by name, not by weight); pip lets a PIP_* variable
+# (section ":env:") override the files, and a file's [install] section (what `pip install` reads) its [global] one
+SECTION_WEIGHT = {"global": 0, "install": 1, ":env:": 2}
 
 
 @functools.cache
@@ -19,13 +24,14 @@ def pip_settings() -> dict[str, str]:
     result = subprocess.run(
         [sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True, check=False
     )
-    settings: dict[str, str] = {}
+    found: dict[str, tuple[int, str]] = {}
     for line in result.stdout.splitlines():
         key, _, value = line.partition("=")
-        name = key.rsplit(".", 1)[-1]
-        if name in UV_VARIABLES:
-            settings[name] = value.strip().strip("'\"")
-    return settings
+        section, _, name = key.rpartition(".")
+        weight = SECTION_WEIGHT.get(section)
+        if name in UV_VARIABLES and weight is not None and weight >= found.get(name, (-1, ""))[0]:
+            found[name] = (weight, value.strip().strip("'\""))
+    return {name: value for name, (_, value) in found.items()}
 
 
 def uv_environment() -> dict[str, str]:
@@ -34,16 +40,33 @@ def uv_environment() -> dict[str, str]:
     return {**settings, "UV_INDEX_STRATEGY": "unsafe-best-match"}
 
 
+def _network_urls(name: str) -> list[str]:
+    return [url for url in pip_settings().get(name, "").split() if url.startswith(("http://", "https://"))]
+
+
 def container_pip_conf(ca_path: str) -> str:
     """A pip.conf for builds inside containers: the host's network indexes, its CA bundle at ``ca_path``
-    (local file indexes and find-links folders do not exist there and are left out)."""
-    settings = pip_settings()
+    (local file indexes and find-links folders do not exist there and are left out). It keeps the indexes'
+    credentials, so it belongs to a build stage that no image keeps."""
     lines = ["[global]", f"cert = {ca_path}"]
-    for name in ("index-url", "extra-index-url", "find-links"):
-        urls = [url for url in settings.get(name, "").split() if url.startswith(("http://", "https://"))]
+    for name in URL_SETTINGS:
+        urls = _network_urls(name)
         if urls:
             lines.append(f"{name} = {' '.join(urls)}")
     return "\n".join(lines) + "\n"
+
+
+def index_credentials() -> list[str]:
+    """The secrets in the host's index URLs (``https://user:secret@host/simple`` gives "secret"; a token alone,
+    ``https://token@host``, gives "token"), as written and decoded, for checking that no image holds them."""
+    secrets: set[str] = set()
+    for name in URL_SETTINGS:
+        for url in _network_urls(name):
+            parts = urlsplit(url)
+            secret = parts.password if parts.password is not None else parts.username
+            if secret:
+                secrets |= {secret, unquote(secret)}
+    return sorted(secrets)
 
 
 def host_ca_bundle() -> str:

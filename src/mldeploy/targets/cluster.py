@@ -1,6 +1,6 @@
 """The Kubernetes target (the AKS equivalent): the deployment image (pushed to the user's registry when one
-is named) and the service's objects applied to the user's cluster with the official client; progress,
-diagnosis and logs read from the cluster's own pods and events.
+is named, unless it holds a credential) and the service's objects applied to the user's cluster with the
+official client; progress, diagnosis and logs read from the cluster's own pods and events.
 
 Requests from this machine (``service.run``) go through the API server's service proxy with the
 kubeconfig's credentials; the proxy keeps ``Authorization`` for itself, so the service key travels in
@@ -25,6 +25,7 @@ from . import kube_manifests
 from .base import DeploymentError, Plan, Progress, ServiceState, post
 from .container import container_name
 from .docker_engine import connect
+from .image_push import push_image
 from .keys import keys_for
 from .service_image import build_service_image
 
@@ -100,7 +101,7 @@ class KubernetesTarget:
         image_config = build_service_image(docker, blobs, record, plan, progress, repository)
         registry = settings.get("registry")
         if registry:
-            record.image = _push(docker, record.image or "", registry, progress)
+            record.image = push_image(docker, record.image or "", registry, progress)
         record.keys = keys_for(settings, record.keys)
         return kube_manifests.server_config(image_config, settings, record.keys)
 
@@ -315,18 +316,3 @@ def _api_error(error: Any, manifest: dict[str, Any]) -> str:
         "Check that your kubeconfig's user may create Deployments, Services, Secrets and HorizontalPodAutoscalers "
         "in the namespace (or name another namespace)."
     )
-
-
-def _push(docker: Any, image: str, registry: str, progress: Progress) -> str:
-    """Tag ``image`` into ``registry`` and push it; the pushed reference."""
-    repository, _, tag = image.rpartition(":")
-    target = f"{registry.rstrip('/')}/{repository}"
-    docker.api.tag(image, target, tag)
-    progress(f"pushing {target}:{tag}")
-    for line in docker.api.push(target, tag, stream=True, decode=True):
-        if "error" in line:
-            raise DeploymentError(
-                f"Pushing {target}:{tag} failed: {line['error']}. Log in first (`docker login {registry}`), "
-                "and check the registry's name."
-            )
-    return f"{target}:{tag}"

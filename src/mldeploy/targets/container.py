@@ -2,7 +2,8 @@
 on 127.0.0.1, CPU and memory limits, and Docker's restart policy (a growing delay before each restart).
 
 The service's folder is mounted into the container: the server reads its config there (so SIGHUP reloads
-new keys) and writes its status there (so init() failures come back with file, line and fix). A container
+new keys) and writes its status there (so init() failures come back with file, line and fix). The server runs
+as the image's user or the host's, never root (container_policy). A container
 that fails init() again and again is a CrashLoopBackOff; one whose worker the kernel kills for memory is
 told how much memory to ask for, measured.
 """
@@ -19,6 +20,7 @@ from ..workspace.services import ServiceRecord
 from . import app_folder
 from .base import DeploymentError, Plan, Progress, ServiceState, failure_message, healthy, post_direct
 from .capacity import GIB, SERVICE_LABEL, check_request, host_capacity
+from .container_policy import DOCKER_HARDENING, docker_user, hand_over, stop_timeout_s
 from .docker_engine import connect
 from .image_build import build_deployment_image
 from .keys import keys_for
@@ -36,7 +38,7 @@ DEBUG_PORT = 5678
 DEBUG_REQUIREMENTS = ("debugpy>=1.8",)
 DEBUG_SCORING_TIMEOUT_MS = 24 * 3600 * 1000  # paused at a breakpoint is not a stuck run()
 POLL_S = 0.2
-STOP_GRACE_S = 10
+FIRST_UNPRIVILEGED_PORT = 1024
 
 
 def container_name(record: ServiceRecord) -> str:
@@ -70,6 +72,11 @@ class DockerTarget:
     def admit(self, settings: dict[str, Any], port: int, current: ServiceRecord | None) -> None:
         cpu_cores, memory_gb = limits(settings)
         check_request(host_capacity(self.client, container_name(current) if current else None), cpu_cores, memory_gb)
+        if port < FIRST_UNPRIVILEGED_PORT:
+            raise DeploymentError(
+                f"Port {port} is below {FIRST_UNPRIVILEGED_PORT}: only root may listen there, and the container "
+                f"runs without privileges. Choose a port of {FIRST_UNPRIVILEGED_PORT} or above (or none: a free one)."
+            )
         if current is None:
             check_port(port)
 
@@ -101,13 +108,17 @@ class DockerTarget:
         self._remove(record)
         cpu_cores, memory_gb = limits(record.deployment_config)
         memory = int(memory_gb * GIB)
-        self.client.containers.run(
-            record.image, COMMAND, name=container_name(record), detach=True, network_mode="host",
-            nano_cpus=int(cpu_cores * 1e9), mem_limit=memory, memswap_limit=memory,
-            restart_policy={"Name": "on-failure"},
-            labels={SERVICE_LABEL: record.name, WORKSPACE_LABEL: str(record.path)},
-            volumes={str(record.path): {"bind": MOUNT, "mode": "rw"}},
+        host = self.client.api.create_host_config(
+            network_mode="host", nano_cpus=int(cpu_cores * 1e9), mem_limit=memory, memswap_limit=memory,
+            restart_policy={"Name": "on-failure"}, binds={str(record.path): {"bind": MOUNT, "mode": "rw"}},
+            **DOCKER_HARDENING,
         )  # fmt: skip
+        created = self.client.api.create_container(  # the client's containers.run() cannot set a stop timeout
+            record.image, COMMAND, name=container_name(record), host_config=host,
+            user=docker_user(record.path, record.config_file), stop_timeout=stop_timeout_s(config),
+            labels={SERVICE_LABEL: record.name, WORKSPACE_LABEL: str(record.path)},
+        )  # fmt: skip
+        self.client.api.start(created["Id"])
         record.started = time.time()
         record.save()
         self._remove_images(record, keep=record.image)
@@ -238,13 +249,14 @@ class DockerTarget:
             raise DeploymentError(f"Service {record.name!r} is not running; deploy it again (overwrite=True).")
         status = record.status()
         generation = status["generation"] if status else 0
+        hand_over(record.config_file)  # rewritten by the control plane: the server's user reads it again
         container.kill(signal="SIGHUP")
         return generation
 
     def _remove(self, record: ServiceRecord) -> None:
         container = self._container(record)
         if container is not None:
-            container.stop(timeout=STOP_GRACE_S)
+            container.stop(timeout=container.attrs["Config"].get("StopTimeout"))
             container.remove(force=True)
 
     def _remove_images(self, record: ServiceRecord, keep: str | None) -> None:

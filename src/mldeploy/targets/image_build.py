@@ -1,7 +1,14 @@
 """Building a deployment image through the engine (``--network host``), with each step shown as progress
-and a failed step explained by its last log lines."""
+and a failed step explained by its last log lines.
 
+The environment is built first, on its own, as ``mldeploy/env:<hash>``, and kept: other deployments with
+the same packages start from it and skip the ``pip install``. Its build stage (the one holding the host's
+pip settings) is removed once the environment image exists, so no image on this engine keeps them.
+"""
+
+import contextlib
 import re
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,14 +22,18 @@ FAILED_LOG_LINES = 25
 
 
 def build_image(
-    client: Any, context: Path, tag: str, progress: Callable[[str], None], log_file: Path
+    client: Any, context: Path, tag: str, progress: Callable[[str], None], log_file: Path, **options: Any
 ) -> dict[str, str]:
-    """Build ``context`` (its Dockerfile) as ``tag``, keeping the log in ``log_file``. Unchanged layers come
-    from the cache. Each step's instruction → the id of the image it made."""
+    """Build ``context`` as ``tag`` (``options``: the engine's, e.g. ``dockerfile``, ``buildargs``), keeping
+    the log in ``log_file``. Unchanged layers come from the cache. Each step's instruction → the id of the
+    image it made."""
     lines: list[str] = []
     layers: dict[str, str] = {}
     instruction = ""
-    for chunk in client.api.build(path=str(context), tag=tag, network_mode="host", rm=True, forcerm=True, decode=True):
+    stream = client.api.build(
+        path=str(context), tag=tag, network_mode="host", rm=True, forcerm=True, decode=True, **options
+    )
+    for chunk in stream:
         if "error" in chunk:
             lines.append(str(chunk["error"]).strip())
             log_file.write_text("\n".join(lines))
@@ -44,21 +55,36 @@ def build_image(
     return layers
 
 
-def keep_layer(client: Any, layers: dict[str, str], instruction_prefix: str, reference: str) -> None:
-    """Tag the layer made by the step starting with ``instruction_prefix``, so that it (and the build cache
-    up to it) outlives the images built on it."""
+def _remove_build_stage(client: Any, layers: dict[str, str]) -> None:
+    """Remove the environment's build stage (and its untagged parents: the pip settings' layers)."""
+    from docker.errors import APIError
+
     for instruction, image_id in layers.items():
-        if instruction.startswith(instruction_prefix):
-            repository, _, tag = reference.partition(":")
-            client.api.tag(image_id, repository, tag)
-            return
+        if instruction.startswith(package.ENVIRONMENT_STEP):
+            with contextlib.suppress(APIError):  # another build is using it now: its own cleanup removes it
+                client.images.remove(image_id)
+
+
+def build_environment_image(client: Any, context: Path, progress: Callable[[str], None], log_file: Path) -> str:
+    """The environment image of ``context`` (built unless an earlier deployment left it); its tag."""
+    from docker.errors import ImageNotFound
+
+    with tempfile.TemporaryDirectory(prefix="mldeploy-environment-") as folder:
+        reference = package.write_environment_context(context, Path(folder))
+        try:
+            client.images.get(reference)
+            return reference
+        except ImageNotFound:
+            pass
+        progress(f"installing the environment's packages into {reference}")
+        _remove_build_stage(client, build_image(client, Path(folder), reference, progress, log_file))
+    return reference
 
 
 def build_deployment_image(
     client: Any, context: Path, tag: str, progress: Callable[[str], None], log_file: Path
 ) -> None:
-    """Build a context written by ``package.write_context`` and keep its environment layer, so that other
-    deployments with the same packages skip the ``pip install`` even after this image is removed."""
-    base = (context / "Dockerfile").read_text().split("\n", 1)[0].removeprefix("FROM ").strip()
-    layers = build_image(client, context, tag, progress, log_file)
-    keep_layer(client, layers, package.ENVIRONMENT_STEP, package.environment_reference(context, base))
+    """Build a context written by ``package.write_context`` as ``tag``, on its environment image."""
+    environment = build_environment_image(client, context, progress, log_file.with_suffix(".environment.log"))
+    options = {"dockerfile": package.APP_DOCKERFILE, "buildargs": {"ENVIRONMENT": environment}}
+    build_image(client, context, tag, progress, log_file, **options)

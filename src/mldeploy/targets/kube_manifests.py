@@ -1,7 +1,8 @@
 """The Kubernetes objects of a service (the AKS equivalent), as plain dicts the official client applies and
 ``--export`` writes as YAML: a Deployment (requests, limits, GPUs, probes on ``/``), a Service, a Secret
 holding the server's config and keys, and a HorizontalPodAutoscaler (autoscaling/v2). Every object carries
-our labels, so that ``delete`` removes what we made and nothing else.
+our labels, so that ``delete`` removes what we made and nothing else. Pods run as the image's user with no
+capabilities (container_policy).
 """
 
 import dataclasses
@@ -12,6 +13,8 @@ from typing import Any
 import yaml
 
 from ..scoring.config import ServerConfig
+from ..workspace.private import private_folder, write_private
+from .container_policy import CONTAINER_SECURITY, pod_security
 from .package import CONTAINER_PORT
 
 MANAGED_BY = "mldeploy"
@@ -71,7 +74,9 @@ def server_config(image_config: ServerConfig, settings: dict[str, Any], keys: li
     )
 
 
-def deployment(name: str, image: str, settings: dict[str, Any], config_digest: str) -> dict[str, Any]:
+def deployment(name: str, image: str, settings: dict[str, Any], config: ServerConfig) -> dict[str, Any]:
+    # a new config (keys, timeout) changes this annotation, so a rolling update picks it up
+    config_digest = hashlib.sha256(config.to_json().encode()).hexdigest()[:16]
     replicas = settings["num_replicas"] or settings["autoscale_min_replicas"]
     container = {
         "name": "scoring",
@@ -82,6 +87,7 @@ def deployment(name: str, image: str, settings: dict[str, Any], config_digest: s
         "readinessProbe": {**_probe(settings, 0), "successThreshold": settings["success_threshold"]},
         "livenessProbe": _probe(settings, settings["initial_delay_seconds"]),
         "volumeMounts": [{"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True}],
+        "securityContext": CONTAINER_SECURITY,
     }
     return {
         "apiVersion": "apps/v1",
@@ -92,11 +98,11 @@ def deployment(name: str, image: str, settings: dict[str, Any], config_digest: s
             "selector": {"matchLabels": {SERVICE_LABEL: name}},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
             "template": {
-                # a new config (keys, timeout) changes the annotation, so a rolling update picks it up
                 "metadata": {"labels": labels(name), "annotations": {"mldeploy.io/config": config_digest, **SCRAPE}},
                 "spec": {
                     "containers": [container],
                     "volumes": [{"name": "config", "secret": {"secretName": f"{name}-config"}}],
+                    **pod_security(config),
                 },
             },
         },
@@ -167,8 +173,7 @@ def manifests(
     """Every object of the service, in the order they are applied; ``config`` from ``server_config``. With
     autoscaling, a HorizontalPodAutoscaler on CPU, or with ``keda_prometheus_url`` a KEDA ScaledObject on
     concurrency."""
-    digest = hashlib.sha256(config.to_json().encode()).hexdigest()[:16]
-    objects = [secret(name, settings, config, keys), deployment(name, image, settings, digest), service(name, settings)]
+    objects = [secret(name, settings, config, keys), deployment(name, image, settings, config), service(name, settings)]
     if settings["autoscale_enabled"]:
         objects.append(
             scaled_object(name, settings) if settings.get("keda_prometheus_url") else autoscaler(name, settings)
@@ -177,11 +182,12 @@ def manifests(
 
 
 def export(objects: list[dict[str, Any]], folder: Path) -> list[Path]:
-    """Write each object as ``NN-kind-name.yaml`` in ``folder``, in apply order (`kubectl apply -f folder`)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write each object as ``NN-kind-name.yaml`` in ``folder``, in apply order (`kubectl apply -f folder`);
+    owner-only (files 0600, the folder 0700): the Secret holds the service keys."""
+    private_folder(folder)
     written = []
     for number, manifest in enumerate(objects, 1):
         path = folder / f"{number:02d}-{manifest['kind'].lower()}-{manifest['metadata']['name']}.yaml"
-        path.write_text(yaml.safe_dump(manifest, sort_keys=False))
+        write_private(path, yaml.safe_dump(manifest, sort_keys=False))
         written.append(path)
     return written

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from ..scoring.config import ServerConfig
+from ..workspace.private import write_private
 from .capacity import GIB
+from .container_policy import DOCKER_HARDENING, docker_user
 from .local import free_port
 
 PROBE_LABEL = "mldeploy.probe"
@@ -33,11 +35,13 @@ def measure_peak(
     become ready under ``limit_bytes`` within the probe's time."""
     with tempfile.TemporaryDirectory(prefix="mldeploy-probe-") as folder:
         probe = dataclasses.replace(config, port=free_port(), status_file=f"{mount}/status.json", debug_port=None)
-        Path(folder, "server.json").write_text(probe.to_json())
+        config_file = Path(folder, "server.json")
+        write_private(config_file, probe.to_json())
         container = client.containers.run(
             image, [*command[:-1], f"{mount}/server.json"], detach=True, network_mode="host",
             mem_limit=limit_bytes, memswap_limit=limit_bytes, labels={PROBE_LABEL: image},
-            volumes={folder: {"bind": mount, "mode": "rw"}},
+            volumes={folder: {"bind": mount, "mode": "rw"}}, user=docker_user(Path(folder), config_file),
+            **DOCKER_HARDENING,
         )  # fmt: skip
         status_file = Path(folder, "status.json")
         peak, ready = 0, False

@@ -142,15 +142,15 @@ class Model:
         inference_config: InferenceConfig,
         generate_dockerfile: bool = False,
         image_name: str | None = None,
+        auth_enabled: bool = True,
     ) -> ModelPackage:
         """A Docker image of ``models`` + ``inference_config`` (or, with ``generate_dockerfile=True``, the
-        Dockerfile and context that ``docker build --network host`` accepts as they are)."""
+        Dockerfile and context that ``docker build --network host`` accepts as they are). ``auth_enabled``
+        (mldeploy's addition): the image serves /score with a new key, given at run time (``.run_command``)."""
         from .package import make_package
 
-        try:
-            return make_package(workspace, [m._row for m in models], inference_config, generate_dockerfile, image_name)
-        except (DeploymentError, DockerUnavailable, BuildError) as error:
-            raise WebserviceException(str(error)) from None
+        rows = [m._row for m in models]
+        return make_package(workspace, rows, inference_config, generate_dockerfile, image_name, auth_enabled)
 
     @staticmethod
     def deploy(

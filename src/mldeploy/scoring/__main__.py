@@ -6,14 +6,21 @@ SIGHUP re-reads CONFIG.json and replaces the workers without dropping requests.
 
 import sys
 
-from .config import ServerConfig
+from .config import ConfigError, ServerConfig
 from .server import run
+
+EXIT_BAD_CONFIG = 2
 
 
 def main() -> None:
     if len(sys.argv) != 2:
         sys.exit("usage: python -m mldeploy.scoring CONFIG.json")
-    sys.exit(run(ServerConfig.from_file(sys.argv[1]), config_path=sys.argv[1]))
+    try:
+        config = ServerConfig.from_file(sys.argv[1])
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        sys.exit(EXIT_BAD_CONFIG)
+    sys.exit(run(config, config_path=sys.argv[1]))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,13 @@ class ConfigError(ValueError):
     """A setting that cannot work; the message names the setting and the fix."""
 
 
+MISSING_KEY = (
+    f"This server serves /score with a key, and none was given. Give it at run time: docker run --network host "
+    f"-e {ENV_AUTH_KEYS}=KEY IMAGE (or --env-file with the file `mldeploy package` wrote). Package the image "
+    "with --no-auth to serve without a key."
+)
+
+
 @dataclass(frozen=True)
 class ServerConfig:
     entry_script: str
@@ -52,6 +59,7 @@ class ServerConfig:
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S  # for a request head, then again for its body
     debug_errors: bool = False
     auth_keys: tuple[str, ...] = field(default=())
+    require_auth: bool = False  # refuse to start without a key (an image whose keys come at run time)
     init_retries: int = DEFAULT_INIT_RETRIES
     python: str | None = None  # the workers' interpreter; None: the front's own
     cors_origins: str | None = None  # AML_CORS_ORIGINS: comma-separated origins allowed by CORS
@@ -80,7 +88,10 @@ class ServerConfig:
         data["auth_keys"] = keys_from_environment() or tuple(data.get("auth_keys", ()))
         data["host"] = os.environ.get("MLDEPLOY_HOST") or data.get("host", DEFAULT_HOST)
         data["port"] = int(os.environ.get("MLDEPLOY_PORT") or data.get("port", DEFAULT_PORT))
-        return cls(**data)
+        config = cls(**data)
+        if config.require_auth and not config.auth_keys:
+            raise ConfigError(MISSING_KEY)
+        return config
 
     def worker_environment(self) -> dict[str, str]:
         """The environment variables a worker (and so score.py) sees, as the reference sets them."""

@@ -27,7 +27,7 @@ from ..environments.build import copy_runtime, runtime_requirements
 from ..environments.registry import container_pip_conf, host_ca_bundle
 from ..environments.spec import EnvironmentSpec
 from ..errors import DeploymentError
-from ..scoring.config import ENV_AUTH_KEYS, ServerConfig
+from ..scoring.config import ServerConfig
 from ..workspace.blobs import BlobStore
 from ..workspace.private import write_private
 from ..workspace.schema import ModelRow
@@ -43,11 +43,6 @@ APP_DOCKERFILE = f"{BUILD}/Dockerfile"  # the image on top of a built environmen
 ENVIRONMENT_STEP = "RUN python3 -m venv /opt/mldeploy/env"
 ENVIRONMENT_REPOSITORY = "mldeploy/env"
 SERVER_COMMAND = ["/opt/mldeploy/env/bin/python", "-m", "mldeploy.scoring", "/etc/mldeploy/server.json"]
-KEY_CHECK = (
-    f'[ -n "${ENV_AUTH_KEYS}" ] || {{ echo "This image serves /score with a key, given at run time: docker run '
-    f"--network host -e {ENV_AUTH_KEYS}=KEY IMAGE (or --env-file with the file mldeploy package wrote). Package "
-    f'it with --no-auth to serve without one." >&2; exit 2; }}; exec {" ".join(SERVER_COMMAND)}'
-)
 ENVIRONMENT_STAGES = f"""\
 FROM {{base}} AS environment
 # 1. environment: the user's packages and the scoring runtime's dependencies, installed in this stage with the
@@ -86,12 +81,14 @@ def write_context(
     source_directory: str | None,
     spec: EnvironmentSpec | None,
     extra_requirements: Sequence[str] = (),
-    require_key: bool = True,
+    require_key: bool = False,
     standalone: bool = False,
 ) -> ServerConfig:
-    """Write the build context into ``folder`` (created); the image's server config. ``require_key``: the
-    image's command refuses to start without $MLDEPLOY_AUTH_KEYS. ``standalone``: also write the
-    environment stage's pip settings and CA bundle, so that ``Dockerfile`` builds with plain ``docker build``."""
+    """Write the build context into ``folder`` (created); the image's server config.
+
+    ``require_key``: the image's server refuses to start without $MLDEPLOY_AUTH_KEYS (a package; a service's
+    target gives its keys itself). ``standalone``: also write the environment stage's pip settings and CA
+    bundle, so that ``Dockerfile`` builds with plain ``docker build``."""
     if spec is not None and spec.python not in (None, "3.11"):
         raise DeploymentError(
             f"The container base image has Python 3.11; the environment asks for Python {spec.python}. "
@@ -119,10 +116,10 @@ def write_context(
         model_dir=app_folder.model_dir(models) if models else None,
         host="0.0.0.0",
         port=CONTAINER_PORT,
+        require_auth=require_key,
     )
     (build / "server.json").write_text(config.to_json())
-    command = json.dumps(["/bin/sh", "-c", KEY_CHECK] if require_key else SERVER_COMMAND)
-    app_steps = APP_STEPS.format(command=command)
+    app_steps = APP_STEPS.format(command=json.dumps(SERVER_COMMAND))
     stages = ENVIRONMENT_STAGES.format(base=base, files=f"{ENVIRONMENT}/")
     (folder / "Dockerfile").write_text(stages + app_steps)
     (folder / APP_DOCKERFILE).write_text("ARG ENVIRONMENT\nFROM ${ENVIRONMENT}\n" + app_steps)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import urllib.error
-from collections.abc import Sequence
-from contextlib import nullcontext
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -105,6 +105,17 @@ class Webservice:
         if show_output:
             console.print(f"[green]Healthy[/green]: {self.scoring_uri}", highlight=False)
 
+    @contextmanager
+    def _changing(self) -> Iterator[None]:
+        """Change this service alone: wait while another process changes it, then work on its record as stored
+        now (another process may have updated, redeployed or deleted it since this object was made)."""
+        try:
+            with deployments.changing(self.workspace.path, self.name, lambda step: console.print(step)) as record:
+                self._record = record
+                yield
+        except ServiceNotFound as error:
+            raise WebserviceException(str(error)) from None
+
     def wait_for_deployment(self, show_output: bool = False, timeout_sec: float | None = None) -> None:
         """Wait until the service answers (Healthy) or fails (with the cause, at once: no waiting for a timeout)."""
         self._wait(show_output, timeout_s=timeout_sec or DEFAULT_TIMEOUT_S)
@@ -147,12 +158,13 @@ class Webservice:
 
     def reload(self, wait: bool = True) -> None:
         """Pick up an edited score.py (and source directory) without rebuilding the environment."""
-        try:
-            generation = deployments.reload(self._record)
-        except TARGET_FAILURES as error:
-            raise WebserviceException(str(error)) from None
-        if wait:
-            self._wait(False, generation)
+        with self._changing():
+            try:
+                generation = deployments.reload(self._record)
+            except TARGET_FAILURES as error:
+                raise WebserviceException(str(error)) from None
+            if wait:
+                self._wait(False, generation)
 
     def update(
         self,
@@ -164,20 +176,21 @@ class Webservice:
         a container is replaced)."""
         from .model import plan_for, rows_of
 
-        current = self._record
-        plan = plan_for(
-            self.workspace,
-            rows_of(self.workspace, current.models) if models is None else [model._row for model in models],
-            inference_config,
-            {**current.deployment_config, **(deployment_config or {})},
-            current,
-        )
-        try:
-            generation = deployments.update(self.workspace._store, current, plan, lambda step: None)
-            self._wait(False, generation)
-        except TARGET_FAILURES as error:
-            raise WebserviceException(str(error)) from None
-        deployments.finish_update(current)
+        with self._changing():
+            current = self._record
+            plan = plan_for(
+                self.workspace,
+                rows_of(self.workspace, current.models) if models is None else [model._row for model in models],
+                inference_config,
+                {**current.deployment_config, **(deployment_config or {})},
+                current,
+            )
+            try:
+                generation = deployments.update(self.workspace._store, current, plan, lambda step: None)
+                self._wait(False, generation)
+            except TARGET_FAILURES as error:
+                raise WebserviceException(str(error)) from None
+            deployments.finish_update(current)
 
     def get_keys(self) -> tuple[str, str]:
         """(primary, secondary): send one as ``Authorization: Bearer <key>``."""
@@ -192,13 +205,14 @@ class Webservice:
     def regen_key(self, key: str, set_key: str | None = None) -> None:
         """Replace the "Primary" or "Secondary" key (with ``set_key``, or a new random one); requests with the
         old key get 401 once this returns."""
-        keys = list(self.get_keys())
-        try:
-            keys[key_index(key)] = set_key or new_key()
-            generation = deployments.set_keys(self._record, keys)
-        except TARGET_FAILURES as error:
-            raise WebserviceException(str(error)) from None
-        self._wait(False, generation)
+        with self._changing():
+            keys = list(self.get_keys())
+            try:
+                keys[key_index(key)] = set_key or new_key()
+                generation = deployments.set_keys(self._record, keys)
+            except TARGET_FAILURES as error:
+                raise WebserviceException(str(error)) from None
+            self._wait(False, generation)
 
     def diagnose(self) -> list[str]:
         """What keeps the service from being healthy, each with its cause, evidence and fix (empty: nothing)."""
@@ -212,10 +226,12 @@ class Webservice:
         return []
 
     def delete(self) -> None:
-        try:
-            deployments.delete(self._record)
-        except DockerUnavailable as error:
-            raise WebserviceException(str(error)) from None
+        """Stop the service and remove it; a deploy or update of it running in another process finishes first."""
+        with self._changing():
+            try:
+                deployments.delete(self._record)
+            except DockerUnavailable as error:
+                raise WebserviceException(str(error)) from None
 
     def serialize(self) -> dict[str, Any]:
         record = self._record

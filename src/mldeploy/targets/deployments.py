@@ -3,22 +3,28 @@ target (local processes, Docker containers, Kubernetes).
 
 Everything that can be checked is checked before anything is created; a deployment that fails while
 being prepared leaves nothing behind.
+
+Changes to one service (deploy, update, reload, keys, delete) run one at a time, whichever process makes
+them: deploy() claims the name itself; the other changes run inside ``changing()``.
 """
 
 import dataclasses
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..scoring.config import ServerConfig
 from ..workspace.private import private_folder
-from ..workspace.services import ServiceRecord, check_name, load, services_root
+from ..workspace.services import ServiceRecord, check_name, claim, load, services_root
 from ..workspace.workspace import WorkspaceStore
 from . import app_folder
 from .base import DeploymentError, Plan, Progress, Target
-from .local import LocalTarget, free_port
+from .local import LocalTarget, PortInUse, free_port, stop_strays
 
 TARGETS = ("local", "docker", "kubernetes")
+PORT_ATTEMPTS = 5  # a port picked for the user and taken by another process before the server bound it
 
 
 def target_of(kind: str) -> Target:
@@ -51,16 +57,34 @@ def _prepare(
     return target.prepare(store.blobs, record, plan, progress)
 
 
+@contextmanager
+def changing(home: Path, name: str, waiting: Progress) -> Iterator[ServiceRecord]:
+    """Claim service ``name`` (waiting while another process changes it) and give its record as stored now:
+    the caller's copy may be stale, or the service gone (ServiceNotFound)."""
+    with claim(home, name, waiting):
+        yield load(home, name)
+
+
 def deploy(
     store: WorkspaceStore, name: str, plan: Plan, overwrite: bool, progress: Progress, kind: str = "local"
 ) -> ServiceRecord:
+    """Make service ``name``; a deploy of a name that another process is deploying waits for it, then finds the
+    name taken (or, with ``overwrite``, replaces that service)."""
     try:
         check_name(name)
     except ValueError as error:
         raise DeploymentError(str(error)) from None
+    with claim(store.home, name, progress):
+        return _deploy(store, name, plan, overwrite, progress, kind)
+
+
+def _deploy(
+    store: WorkspaceStore, name: str, plan: Plan, overwrite: bool, progress: Progress, kind: str
+) -> ServiceRecord:
     folder = services_root(store.home) / name
     if folder.exists() and not (folder / "service.json").exists():
-        shutil.rmtree(folder)  # left by a deployment that was killed before it started anything
+        stop_strays(folder)  # left by a deployer killed before it saved the record: no live deployer holds the name
+        shutil.rmtree(folder)
     if folder.exists():
         if not overwrite:
             raise DeploymentError(
@@ -74,12 +98,29 @@ def deploy(
     private_folder(folder)
     record = ServiceRecord(name=name, target=kind, port=port, folder=str(folder))
     try:
-        target.start(record, _prepare(store, target, record, plan, progress))
+        _start(
+            target, record, _prepare(store, target, record, plan, progress), port_given=bool(plan.settings.get("port"))
+        )
     except BaseException:
         target.stop(record)
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return record
+
+
+def _start(target: Target, record: ServiceRecord, config: ServerConfig, port_given: bool) -> None:
+    """Start the server; when another process takes a port picked for the user first, start it on another."""
+    attempts = 1 if port_given else PORT_ATTEMPTS
+    for attempt in range(1, attempts + 1):
+        try:
+            target.start(record, config)
+            return
+        except PortInUse:
+            target.stop(record)
+            if attempt == attempts:
+                raise
+        record.port = free_port()
+        config = dataclasses.replace(config, port=record.port)
 
 
 def export(store: WorkspaceStore, name: str, plan: Plan, folder: Path, progress: Progress) -> list[Path]:
@@ -133,6 +174,7 @@ def reload(record: ServiceRecord) -> int:
 
 
 def delete(record: ServiceRecord) -> None:
+    """Stop the service and remove its folder (the name's claim, outside the folder, stays)."""
     target_of(record.target).stop(record)
     shutil.rmtree(record.path, ignore_errors=True)
 

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,13 @@ from .base import DeploymentError, Plan, Progress, ServiceState, failure_message
 
 POLL_S = 0.05
 STOP_GRACE_S = 15.0
+LISTEN_TIMEOUT_S = 60.0  # the server binds its port first thing; past this, wait() reports what became of it
+LISTEN = "0A"  # TCP_LISTEN in /proc/net/tcp
+SOCKET_TABLES = ("/proc/net/tcp", "/proc/net/tcp6")
+
+
+class PortInUse(DeploymentError):
+    """The service's port is taken by another process (checked before starting, or lost to it while starting)."""
 
 
 def free_port() -> int:
@@ -33,7 +41,7 @@ def check_port(port: int) -> None:
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
-            raise DeploymentError(
+            raise PortInUse(
                 f"Port {port} is already in use on 127.0.0.1. Choose another with "
                 f"LocalWebservice.deploy_configuration(port=...) (--port), or leave it out to get a free one."
             ) from None
@@ -49,6 +57,64 @@ def _alive(pid: int | None) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z" and b"mldeploy.scoring" in command
+
+
+def _listening_sockets(port: int) -> set[str]:
+    """The sockets listening on ``port`` (any local address), as /proc/<pid>/fd names them: ``socket:[inode]``."""
+    suffix = f":{port:04X}"
+    found = set()
+    for table in SOCKET_TABLES:
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for fields in (row.split() for row in rows):
+            if fields[1].endswith(suffix) and fields[3] == LISTEN:
+                found.add(f"socket:[{fields[9]}]")
+    return found
+
+
+def _open_files(pid: int) -> Iterator[str]:
+    try:
+        descriptors = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return
+    for descriptor in descriptors:
+        try:
+            yield os.readlink(f"/proc/{pid}/fd/{descriptor}")
+        except OSError:
+            continue
+
+
+def _listens(pid: int, port: int) -> bool:
+    """``pid`` itself holds the socket listening on ``port`` (not merely: something answers there)."""
+    sockets = _listening_sockets(port)
+    return bool(sockets) and any(name in sockets for name in _open_files(pid))
+
+
+def stop_strays(folder: Path) -> None:
+    """Stop the scoring servers started from ``folder``'s config that no record tracks (their deployer was killed
+    between starting them and saving the record), before the folder is removed."""
+    config = str(folder / "server.json").encode()
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0") if entry.name.isdigit() else []
+        except OSError:
+            continue
+        if b"mldeploy.scoring" in command and config in command:
+            _stop_group(int(entry.name))
+
+
+def _stop_group(pid: int) -> None:
+    """Stop a server and its workers (its whole process group), gracefully first."""
+    if not _alive(pid):
+        return
+    os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_S
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(POLL_S)
+    if _alive(pid):
+        os.killpg(pid, signal.SIGKILL)
 
 
 class LocalTarget:
@@ -94,7 +160,8 @@ class LocalTarget:
         return self.signal_reload(record)
 
     def start(self, record: ServiceRecord, config: ServerConfig) -> None:
-        """Write the server's config and start it, detached (it outlives this process)."""
+        """Write the server's config and start it, detached (it outlives this process); return once it listens
+        on its port, or has stopped (wait() reports why). PortInUse when another process took the port first."""
         record.write_config(config)
         record.status_file.unlink(missing_ok=True)
         python = record.python or sys.executable
@@ -106,6 +173,12 @@ class LocalTarget:
             )  # fmt: skip
         record.pid = process.pid
         record.save()
+        deadline = time.monotonic() + LISTEN_TIMEOUT_S
+        while not _listens(process.pid, record.port) and time.monotonic() < deadline:
+            if process.poll() is not None:
+                check_port(record.port)
+                return
+            time.sleep(POLL_S)
 
     def post(self, record: ServiceRecord, body: bytes) -> tuple[int, bytes]:
         return post_direct(record, body)
@@ -129,6 +202,10 @@ class LocalTarget:
                 if healthy(record.port):
                     return
             if not _alive(record.pid):
+                if not record.path.exists():
+                    raise DeploymentError(
+                        f"Service {record.name!r} was deleted (by another process) before it became healthy."
+                    )
                 status = record.status()
                 report = status.get("report") if status else None
                 raise DeploymentError(failure_message(record, report, self.logs(record, 20)))
@@ -158,12 +235,5 @@ class LocalTarget:
         return generation
 
     def stop(self, record: ServiceRecord) -> None:
-        """Stop the server and its workers (the whole process group), gracefully first."""
-        if not _alive(record.pid):
-            return
-        os.killpg(record.pid, signal.SIGTERM)  # type: ignore[arg-type]
-        deadline = time.monotonic() + STOP_GRACE_S
-        while _alive(record.pid) and time.monotonic() < deadline:
-            time.sleep(POLL_S)
-        if _alive(record.pid):
-            os.killpg(record.pid, signal.SIGKILL)  # type: ignore[arg-type]
+        if record.pid is not None:
+            _stop_group(record.pid)

@@ -1,25 +1,30 @@
-"""Service records: ``services/<name>/service.json`` under the workspace, written atomically.
+"""Service records: ``services/<name>/service.json`` under the workspace, written atomically, and the claim
+on a service's name that lets one process at a time change it.
 
 A service outlives the process that deployed it; any process can find it again by name.
 """
 
+import fcntl
 import json
+import os
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ServiceNotFound
-from .private import write_private
+from .private import FILE_MODE, private_folder, write_private
 
 if TYPE_CHECKING:
     from ..scoring.config import ServerConfig
 
-NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+NAME = re.compile(r"[a-z][a-z0-9-]{1,30}[a-z0-9]")
 
 
 def check_name(name: str) -> None:
-    if not NAME.match(name):
+    if not NAME.fullmatch(name):
         raise ValueError(
             f"Service name {name!r} is not valid: use 3 to 32 lowercase letters, digits and dashes, starting "
             "with a letter and not ending with a dash (as Azure ML v1 requires), e.g. 'my-service'."
@@ -88,6 +93,11 @@ def services_root(home: Path) -> Path:
     return home / "services"
 
 
+def claims_root(home: Path) -> Path:
+    """Where the claims on service names live: one lock file per name ever changed."""
+    return home / "locks" / "services"
+
+
 def load(home: Path, name: str) -> ServiceRecord:
     path = services_root(home) / name / "service.json"
     try:
@@ -107,3 +117,28 @@ def load_all(home: Path) -> list[ServiceRecord]:
         except (OSError, ValueError, TypeError):
             continue
     return records
+
+
+@contextmanager
+def claim(home: Path, name: str, waiting: Callable[[str], None]) -> Iterator[None]:
+    """Hold service ``name``: deploys, updates, reloads, key changes and deletes of one name run one at a time.
+
+    An exclusive ``flock`` on ``locks/services/<name>``, outside the service's folder (which a delete removes).
+    The kernel releases it when the holder exits, even when killed with SIGKILL, so a killed process never
+    blocks the name. The file is never deleted (a process waiting on the deleted file and one locking its
+    successor would both hold the name); it holds the last holder's pid, for ``waiting``, which is told once
+    when another process holds the name and this one waits for it.
+    """
+    descriptor = os.open(private_folder(claims_root(home)) / name, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "unknown"
+            waiting(f"waiting for process {holder}, which is changing service {name!r}")
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(descriptor)

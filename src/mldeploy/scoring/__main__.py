@@ -10,6 +10,7 @@ from .config import ConfigError, ServerConfig
 from .server import run
 
 EXIT_BAD_CONFIG = 2
+EXIT_CANNOT_LISTEN = 1
 
 
 def main() -> None:
@@ -20,7 +21,12 @@ def main() -> None:
     except ConfigError as error:
         print(error, file=sys.stderr)
         sys.exit(EXIT_BAD_CONFIG)
-    sys.exit(run(config, config_path=sys.argv[1]))
+    try:
+        code = run(config, config_path=sys.argv[1])
+    except OSError as error:  # the address is taken: said in plain words (bind), no traceback
+        print(error.strerror or error, file=sys.stderr)
+        code = EXIT_CANNOT_LISTEN
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from typing import Annotated
 
 import typer
 
+from ..wording import use_cli_wording
 from . import env, model, package, plan, serve, service
 
 app = typer.Typer(
@@ -32,6 +33,7 @@ def _root(
     ] = None,
 ) -> None:
     """mldeploy: register, deploy and diagnose scoring services."""
+    use_cli_wording()
 
 
 def main() -> None:

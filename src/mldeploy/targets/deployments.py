@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..scoring.config import ServerConfig
+from ..wording import phrase
 from ..workspace.private import private_folder
 from ..workspace.services import ServiceRecord, check_name, claim, load, services_root
 from ..workspace.workspace import WorkspaceStore
@@ -88,8 +89,11 @@ def _deploy(
     if folder.exists():
         if not overwrite:
             raise DeploymentError(
-                f"A service named {name!r} already exists. Pass overwrite=True (--overwrite) to replace it, "
-                f"or delete it first (`mldeploy service delete {name}`)."
+                f"A service named {name!r} already exists. "
+                + phrase(
+                    api=f"Pass overwrite=True to replace it, or delete it first (ws.webservices[{name!r}].delete()).",
+                    cli=f"Add --overwrite to replace it, or delete it first: mldeploy service delete {name}",
+                )
             )
         delete(load(store.home, name))
     target = target_of(kind)

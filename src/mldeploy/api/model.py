@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BuildError, DockerUnavailable, InvalidName, StoreError
+from ..progress import Steps
 from ..targets import deployments
 from ..targets.base import DeploymentError, Plan, Progress
 from ..workspace import models
@@ -179,7 +180,7 @@ class Model:
             if isinstance(deployment_target, str):  # a kubeconfig context name
                 deployment_config = type(deployment_config)({**deployment_config, "context": deployment_target})
         plan = plan_for(workspace, [model._row for model in models], inference_config, dict(deployment_config or {}))
-        status = console.status(f"deploying {name}") if show_output else nullcontext()
+        status = Steps(console, f"deploying {name}") if show_output else nullcontext()
         try:
             with status as spinner:
                 progress = (lambda step: spinner.update(f"{name}: {step}")) if spinner else (lambda step: None)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 
 from ..errors import BuildError, DockerUnavailable, WebserviceException
+from ..progress import Steps
 from ..targets import deployments
 from ..targets.base import DeploymentError
 from ..targets.keys import key_index, new_key
@@ -91,7 +92,7 @@ class Webservice:
     def _wait(self, show_output: bool, generation: int = 0, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         if show_output and self._record.deployment_config.get("debug"):
             print_launch_configuration(console, self._record)
-        status = console.status(f"service {self.name}: starting") if show_output else nullcontext()
+        status = Steps(console, f"service {self.name}: starting") if show_output else nullcontext()
         try:
             with status as spinner:
                 self._target.wait(

@@ -1,5 +1,6 @@
 """The seed's replica formula, the autoscaler simulation, the advice it gives, and `mldeploy plan`."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -53,6 +54,25 @@ def test_a_lower_target_utilization_absorbs_a_small_step() -> None:
     assert advice.target_utilization is not None and advice.target_utilization < 0.7
 
 
+def test_a_maximum_that_caps_the_autoscaler_is_named_with_the_one_that_removes_the_503s() -> None:
+    scaling = Scaling(request_time_s=1, max_replicas=10, pod_start_s=5)
+    curve = from_points([(0, 5), (300, 30), (600, 30)])
+    advice = advise(curve, scaling)
+    assert advice.capped and advice.max_replicas is not None
+    assert (
+        simulate(curve, Scaling(request_time_s=1, max_replicas=advice.max_replicas, pod_start_s=5)).rejected_fraction
+        <= 0.001
+    )
+    assert (
+        simulate(
+            curve, Scaling(request_time_s=1, max_replicas=advice.max_replicas - 1, pod_start_s=5)
+        ).rejected_fraction
+        > 0.001
+    )
+    uncapped = advise(preset("spike", 40, 300), Scaling(request_time_s=1, max_replicas=100, pod_start_s=30))
+    assert (uncapped.capped, uncapped.max_replicas) == (False, None)
+
+
 def test_a_load_file_is_read_and_a_bad_one_named(tmp_path: Path) -> None:
     good = tmp_path / "load.csv"
     good.write_text("seconds,rps\n0,5\n60,10\n120,10\n")
@@ -78,7 +98,32 @@ def test_the_plan_command(tmp_path: Path) -> None:
     simulated = _plan("--target-rps", "40", "--request-time", "1", "--load", "spike", "--duration", "300",
                       "--max-replicas", "100", "--plot", str(plot))  # fmt: skip
     assert simulated.returncode == 0, simulated.stderr
-    assert "503s overall" in simulated.stdout and "autoscale_min_replicas=" in simulated.stdout
+    assert "503s overall" in simulated.stdout and "Removes them: --min-replicas " in simulated.stdout
     assert plot.read_bytes().startswith(b"\x89PNG")
     unknown = _plan("--target-rps", "1", "--request-time", "1", "--load", "tsunami")
     assert unknown.returncode == 2 and "tsunami" in unknown.stderr
+
+
+def test_the_plan_says_first_when_the_maximum_causes_the_503s() -> None:
+    capped = _plan("--target-rps", "30", "--request-time", "1", "--load", "steady", "--duration", "120",
+                   "--max-replicas", "10", "--pod-start", "5")  # fmt: skip
+    assert capped.returncode == 0, capped.stderr
+    after = capped.stdout.split("503s overall:")[1].splitlines()
+    assert after[1].startswith("--max-replicas 10 caps the autoscaler")
+    assert after[2].startswith("Removes them: --max-replicas ")
+
+
+def test_the_plan_as_json_is_only_json_and_holds_everything() -> None:
+    planned = _plan("--target-rps", "40", "--request-time", "1", "--load", "spike", "--duration", "300", "-o", "json")
+    assert planned.returncode == 0 and planned.stderr == ""
+    result = json.loads(planned.stdout)
+    assert result["replicas_needed"] == 58 and len(result["simulation"]["seconds"]) == 300
+    assert result["simulation"]["rejected_percent"] > 1
+    assert result["advice"]["capped_by_max_replicas"] and result["advice"]["min_replicas"] == 40
+    assert result["advice"]["lines"][1].startswith("--max-replicas 10 caps the autoscaler")
+
+
+def test_nothing_is_wrapped_in_a_narrow_pipe() -> None:
+    narrow = subprocess.run([sys.executable, "-m", "mldeploy", "plan", "--target-rps", "20", "--request-time", "10"],
+                            capture_output=True, text=True, env={"COLUMNS": "40", "PATH": "/usr/bin:/bin"})  # fmt: skip
+    assert narrow.stdout.count("\n") == 1 and "per replica: 286  (ceil(20 * 10 / 0.7 / 1))" in narrow.stdout

@@ -5,9 +5,10 @@ from typing import Annotated
 
 import typer
 
-from ..errors import BuildError, EnvironmentNotFound, InterpreterError, SpecError
+from ..errors import BuildError, EnvironmentNotFound, InterpreterError, InvalidName, SpecError
+from ..progress import Steps
 from ..workspace.names import check_registry_name
-from .output import EXIT_NOT_FOUND, Format, OutputOption, fail, out, show
+from .output import EXIT_NOT_FOUND, Format, OutputOption, err, fail, out, say, show
 from .registry_writes import registry_write
 from .state import workspace
 
@@ -25,12 +26,29 @@ def _row(environment) -> dict:  # type: ignore[no-untyped-def,type-arg]
     }
 
 
-def load(name: str, conda_file: Path | None, pip_requirements: Path | None):  # type: ignore[no-untyped-def]
-    """The Environment described by one of the two files (exactly one must be given)."""
+def conda_name(conda_file: Path) -> str | None:
+    """The environment name a conda specification gives itself (``name:``), when it is a valid one."""
+    import yaml
+
+    try:
+        document = yaml.safe_load(conda_file.read_text())
+        name = document.get("name") if isinstance(document, dict) else None
+        check_registry_name("environment", name)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, InvalidName):
+        return None  # an unreadable file is reported when it is parsed; an unusable name is not used
+    return str(name)
+
+
+def load(name: str | None, conda_file: Path | None, pip_requirements: Path | None, fallback: str | None = None):  # type: ignore[no-untyped-def]
+    """The Environment described by one of the two files (exactly one must be given), named ``name``, else by
+    the conda file's own ``name:``, else ``fallback``."""
     from ..api.environment import Environment
 
     if (conda_file is None) == (pip_requirements is None):
         fail("Give exactly one of --conda-file FILE or --pip-requirements FILE.")
+    name = name or (conda_name(conda_file) if conda_file else None) or fallback
+    if name is None:
+        fail("Name the environment with --name NAME (or in the conda file: 'name: NAME').")
     try:
         if conda_file is not None:
             return Environment.from_conda_specification(name, conda_file)
@@ -41,10 +59,10 @@ def load(name: str, conda_file: Path | None, pip_requirements: Path | None):  # 
 
 def build_with_progress(environment, ctx: typer.Context) -> Path:  # type: ignore[no-untyped-def]
     for notice in environment.notices:
-        out.print(f"[yellow]notice:[/yellow] {notice}", highlight=False)
+        say(f"notice: {notice}")
     try:
-        with out.status(f"building environment {environment.name}") as status:
-            return environment.build_local(workspace(ctx), progress=lambda step: status.update(step))
+        with Steps(err, f"building environment {environment.name}") as steps:
+            return environment.build_local(workspace(ctx), progress=steps.update)
     except (BuildError, InterpreterError) as error:
         fail(str(error))
 
@@ -52,14 +70,16 @@ def build_with_progress(environment, ctx: typer.Context) -> Path:  # type: ignor
 @app.command()
 def build(
     ctx: typer.Context,
-    name: Annotated[str, typer.Option("--name", "-n", help="The environment's name.")],
+    name: Annotated[
+        str | None, typer.Option("--name", "-n", help="The environment's name (default: the conda file's 'name:').")
+    ] = None,
     conda_file: Annotated[Path | None, typer.Option(help="A conda specification (yaml).")] = None,
     pip_requirements: Annotated[Path | None, typer.Option(help="A pip requirements file.")] = None,
 ) -> None:
     """Register an environment and build it (reused when an identical one was built before)."""
-    with registry_write():
-        check_registry_name("environment", name)  # before the build, which takes a while
     environment = load(name, conda_file, pip_requirements)
+    with registry_write():
+        check_registry_name("environment", environment.name)  # before the build, which takes a while
     path = build_with_progress(environment, ctx)
     with registry_write():
         environment.register(workspace(ctx))

@@ -1,7 +1,7 @@
 """``mldeploy model``: register, list, show, download and delete models."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -32,14 +32,22 @@ def _reference(reference: str) -> tuple[str, int | None]:
     return name, int(version) if version else None
 
 
-def _model(ctx: typer.Context, reference: str):  # type: ignore[no-untyped-def]
+def registered(ctx: typer.Context, references: list[str]) -> list[Any]:
+    """The registered models named NAME or NAME:VERSION (latest); one that is not registered exits 3."""
     from ..api.model import Model
 
-    name, version = _reference(reference)
-    try:
-        return Model(workspace(ctx), name, version=version)
-    except ModelError as error:
-        fail(str(error), EXIT_NOT_FOUND)
+    found = []
+    for reference in references:
+        name, version = _reference(reference)
+        try:
+            found.append(Model(workspace(ctx), name, version=version))
+        except ModelError as error:
+            fail(str(error), EXIT_NOT_FOUND)
+    return found
+
+
+def _model(ctx: typer.Context, reference: str):  # type: ignore[no-untyped-def]
+    return registered(ctx, [reference])[0]
 
 
 @app.command()

@@ -5,8 +5,10 @@ from typing import Annotated
 
 import typer
 
-from .output import err, fail, out
-from .service import CondaOption, EntryOption, ModelsOption, PipOption, SourceOption, inference_config, models
+from .deploy import CondaOption, EntryOption, ModelsOption, PipOption, SourceOption, inference_config
+from .images import say_base_is_local, say_image_is_local
+from .model import registered
+from .output import EXIT_FAILED, err, fail, out
 from .state import workspace
 
 
@@ -30,23 +32,22 @@ def package(
     The image serves /score with a key, made now, shown once and kept in a file for `docker run --env-file`."""
     from ..api.package import make_package
     from ..api.webservice import WebserviceException
+    from ..targets.package import base_of
 
-    if entry_script is None:
-        fail("Give the scoring script with --entry-script score.py.")
-    if conda_file and pip_requirements:
-        fail("Give at most one of --conda-file and --pip-requirements.")
+    rows = [registered._row for registered in registered(ctx, model or [])]
     config = inference_config("package", entry_script, source_dir, conda_file, pip_requirements)
-    rows = [registered._row for registered in models(ctx, model or [])]
     try:
         built = make_package(workspace(ctx), rows, config, dockerfile is not None, tag, not no_auth)
     except WebserviceException as error:
-        fail(str(error))
+        fail(str(error), EXIT_FAILED)
     if dockerfile is not None:
         built.save(dockerfile)
         out.print(f"Dockerfile and context written to {dockerfile}; build with: "
                   f"docker build --network host -t IMAGE {dockerfile}", highlight=False)  # fmt: skip
+        say_base_is_local(base_of(dockerfile))
     else:
         typer.echo(built.location)
+        say_image_is_local(built.location)
     if built.key is None:
         err.print("The image serves /score without a key (--no-auth): anyone who reaches its port may score.")
     else:

@@ -1,61 +1,57 @@
-"""``mldeploy deploy`` and ``mldeploy service``: deploy, inspect, call, reload, update and delete services."""
+"""``mldeploy service``: inspect, call, reload, update, start and delete deployed services."""
 
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from ..errors import ModelError
-from .env import load as load_environment
-from .output import EXIT_NOT_FOUND, Format, OutputOption, fail, out, show
+from .deploy import (
+    AuthOption,
+    CondaOption,
+    CpuOption,
+    EntryOption,
+    GpuOption,
+    MaxReplicasOption,
+    MemoryOption,
+    MinReplicasOption,
+    ModelsOption,
+    PipOption,
+    ReplicasOption,
+    Settings,
+    SourceOption,
+    UtilizationOption,
+    WorkersOption,
+    check_service_name,
+    inference_config,
+)
+from .model import registered
+from .output import EXIT_FAILED, EXIT_NOT_FOUND, Format, OutputOption, fail, out, say, show
 from .state import workspace
 
-
-class Target(StrEnum):
-    local = "local"
-    docker = "docker"
-    kubernetes = "kubernetes"
-
-
-app = typer.Typer(help="Inspect, call, reload, update and delete deployed services.", no_args_is_help=True)
+app = typer.Typer(help="Inspect, call, reload, update, start and delete deployed services.", no_args_is_help=True)
 COLUMNS = ["name", "computeType", "state", "scoringUri", "models", "environment"]
-EXIT_DEPLOYMENT_FAILED = 1
-
-ModelsOption = Annotated[list[str] | None, typer.Option("--model", "-m", help="NAME or NAME:VERSION (repeatable).")]
-EntryOption = Annotated[str | None, typer.Option(help="The scoring script (relative to --source-dir if given).")]
-SourceOption = Annotated[str | None, typer.Option(help="Folder copied into the app (the v1 source_directory).")]
-CondaOption = Annotated[Path | None, typer.Option(help="The environment as a conda specification.")]
-PipOption = Annotated[Path | None, typer.Option(help="The environment as pip requirements.")]
-WorkersOption = Annotated[int | None, typer.Option(help="Worker processes.")]
+KINDS = {"Local": "local", "ACI": "docker", "AKS": "kubernetes"}  # compute type → target
+LOG_LINES = 500  # read to find what run() raised
+EXCEPTION = re.compile(r"^\w[\w.]*(Error|Exception|Interrupt|Exit)\b.*", re.MULTILINE)
+USER_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<function>\S+)', re.MULTILINE)
 
 
-def models(ctx: typer.Context, references: list[str]) -> list[Any]:
-    from ..api.model import Model
-
-    found = []
-    for reference in references:
-        name, _, version = reference.partition(":")
-        try:
-            found.append(Model(workspace(ctx), name, version=int(version) if version.isdigit() else None))
-        except ModelError as error:
-            fail(str(error), EXIT_NOT_FOUND)
-    return found
+NameArgument = Annotated[str, typer.Argument(metavar="NAME", help="The service's name.")]
 
 
-def inference_config(name: str, entry_script: str, source_dir: str | None, conda: Path | None, pip: Path | None):  # type: ignore[no-untyped-def]
-    from ..api.inference_config import InferenceConfig
-
-    environment = load_environment(f"{name}-env", conda, pip) if conda or pip else None
-    return InferenceConfig(entry_script, source_dir, environment)
+class KeyName(StrEnum):
+    primary = "primary"
+    secondary = "secondary"
 
 
 def _service(ctx: typer.Context, name: str):  # type: ignore[no-untyped-def]
     from ..api.webservice import Webservice, WebserviceException
 
+    check_service_name(name)
     try:
         return Webservice(workspace(ctx), name)
     except WebserviceException as error:
@@ -64,99 +60,24 @@ def _service(ctx: typer.Context, name: str):  # type: ignore[no-untyped-def]
 
 @contextmanager
 def _failures() -> Iterator[None]:
-    """A service that cannot be deployed or called: its message on stderr, exit code 1."""
+    """A service that cannot be changed or called: its message on stderr, exit code 1."""
     from ..api.webservice import WebserviceException
 
     try:
         yield
     except WebserviceException as error:
-        fail(str(error), EXIT_DEPLOYMENT_FAILED)
-
-
-def _deployment_config(target: Target, port: int | None, workers: int | None, resources: dict[str, Any],
-                       cluster: dict[str, Any], auth: bool | None, debug: bool):  # type: ignore[no-untyped-def]  # fmt: skip
-    from ..api.webservice import AciWebservice, AksWebservice, LocalWebservice
-
-    given = {key: value for key, value in resources.items() if value is not None}
-    if target is Target.local:
-        if given or auth or debug:
-            fail("--cpu, --memory, --gpu, --replicas, --auth and --debug apply to containers: add --target docker "
-                 "or --target kubernetes.")  # fmt: skip
-        return LocalWebservice.deploy_configuration(port=port, workers=workers or 1)
-    if target is Target.docker:
-        if "gpu_cores" in given or "num_replicas" in given:
-            fail("--gpu and --replicas apply to --target kubernetes.")
-        return AciWebservice.deploy_configuration(auth_enabled=auth, port=port, workers=workers or 1, debug=debug,
-                                                  **given)  # fmt: skip
-    return AksWebservice.deploy_configuration(auth_enabled=auth, **given, **cluster)
-
-
-def deploy(
-    ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="The service's name (3-32 lowercase letters, digits, dashes).")],
-    model: ModelsOption = None,
-    entry_script: EntryOption = None,
-    source_dir: SourceOption = None,
-    conda_file: CondaOption = None,
-    pip_requirements: PipOption = None,
-    target: Annotated[Target, typer.Option(help="Local processes, a Docker container (ACI), or Kubernetes (AKS).")] = (
-        Target.local
-    ),
-    port: Annotated[int | None, typer.Option(help="Port on 127.0.0.1 (default: a free one).")] = None,
-    workers: WorkersOption = None,
-    cpu: Annotated[float | None, typer.Option(help="CPU cores (default 0.1).")] = None,
-    memory: Annotated[float | None, typer.Option(help="Memory in GB (default 0.5).")] = None,
-    gpu: Annotated[int | None, typer.Option(help="Kubernetes: GPUs per replica (nvidia.com/gpu).")] = None,
-    replicas: Annotated[int | None, typer.Option(help="Kubernetes: fixed replicas (default: autoscale 1-10).")] = None,
-    auth: Annotated[
-        bool | None, typer.Option("--auth/--no-auth", help="Require a key (docker: off, kubernetes: on by default).")
-    ] = None,
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Docker: wait for VS Code (debugpy on 127.0.0.1:5678) before init().")
-    ] = False,
-    context: Annotated[str | None, typer.Option(help="Kubernetes: the kubeconfig context.")] = None,
-    namespace: Annotated[str | None, typer.Option(help="Kubernetes: the namespace (default: default).")] = None,
-    registry: Annotated[str | None, typer.Option(help="Kubernetes: push the image to this registry.")] = None,
-    export: Annotated[
-        Path | None, typer.Option(help="Kubernetes: write the manifests (YAML) here instead of applying them.")
-    ] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a service of that name.")] = False,
-) -> None:
-    """Deploy models and a scoring script as a service (local processes, a container, or Kubernetes), and
-    wait until it answers."""
-    from ..api.model import Model, export_manifests
-
-    if entry_script is None:
-        fail("Give the scoring script with --entry-script score.py.")
-    if conda_file and pip_requirements:
-        fail("Give at most one of --conda-file and --pip-requirements.")
-    if (context or namespace or registry or export) and target is not Target.kubernetes:
-        fail("--context, --namespace, --registry and --export apply to --target kubernetes.")
-    resources = {"cpu_cores": cpu, "memory_gb": memory, "gpu_cores": gpu, "num_replicas": replicas}
-    cluster = {"context": context, "namespace": namespace, "registry": registry}
-    deployment = _deployment_config(target, port, workers, resources, cluster, auth, debug)
-    config = inference_config(name, entry_script, source_dir, conda_file, pip_requirements)
-    with _failures():
-        if export is not None:
-            written = export_manifests(workspace(ctx), name, models(ctx, model or []), config, deployment, export)
-            out.print(f"Wrote {len(written)} manifests to {export}; apply them with: kubectl apply -f {export}")
-            return
-        service = Model.deploy(
-            workspace(ctx), name, models(ctx, model or []), config, deployment, overwrite=overwrite, show_output=True
-        )
-        service.wait_for_deployment(show_output=True)
-    out.print(f"{service.name}: {service.scoring_uri}", highlight=False)
+        fail(str(error), EXIT_FAILED)
 
 
 @app.command()
-def diagnose(ctx: typer.Context, name: str) -> None:
+def diagnose(ctx: typer.Context, name: NameArgument) -> None:
     """Explain what keeps the service from being healthy: cause, evidence and fix (exit 1 if anything)."""
     found = _service(ctx, name).diagnose()
     if not found:
         out.print(f"{name}: healthy, nothing to diagnose")
         return
     typer.echo("\n\n".join(found))
-    raise typer.Exit(EXIT_DEPLOYMENT_FAILED)
+    raise typer.Exit(EXIT_FAILED)
 
 
 @app.command(name="list")
@@ -168,7 +89,7 @@ def list_services(ctx: typer.Context, output: OutputOption = Format.table) -> No
 
 
 @app.command(name="show")
-def show_service(ctx: typer.Context, name: str, output: OutputOption = Format.table) -> None:
+def show_service(ctx: typer.Context, name: NameArgument, output: OutputOption = Format.table) -> None:
     """Show one service."""
     show([_service(ctx, name).serialize()], [*COLUMNS, "port"], output)
 
@@ -176,75 +97,136 @@ def show_service(ctx: typer.Context, name: str, output: OutputOption = Format.ta
 @app.command()
 def logs(
     ctx: typer.Context,
-    name: str,
-    tail: Annotated[int, typer.Option(help="How many of the last lines.")] = 200,
+    name: NameArgument,
+    tail: Annotated[int, typer.Option(min=1, help="How many of the last lines.")] = 200,
 ) -> None:
     """Print the service's log (server and workers; a container's log holds every restart)."""
     with _failures():
         typer.echo(_service(ctx, name).get_logs(num_lines=tail))
 
 
+def _request_body(data: str | None) -> bytes:
+    if data not in (None, "-"):
+        return data.encode()
+    if sys.stdin.isatty():
+        fail("Give the request body as an argument, e.g. mldeploy service run NAME '{\"data\": [[1, 2]]}', or pipe "
+             "it in: mldeploy service run NAME < request.json")  # fmt: skip
+    if data is None:
+        say("Reading the request body from standard input (give it as an argument instead, or '-').")
+    return sys.stdin.buffer.read()
+
+
+def _what_run_raised(log: str) -> str:
+    """The last exception in the log, as its last line and the innermost frame of the scoring script."""
+    tracebacks = log.rsplit("Traceback (most recent call last):", 1)
+    if len(tracebacks) < 2:
+        return ""
+    exception = EXCEPTION.search(tracebacks[1])
+    frames = list(USER_FRAME.finditer(tracebacks[1]))
+    if exception is None:
+        return ""
+    where = f" ({frames[-1]['file']}, line {frames[-1]['line']}, in {frames[-1]['function']})" if frames else ""
+    return f"\nrun() raised {exception.group(0).strip()}{where}."
+
+
 @app.command()
 def run(
     ctx: typer.Context,
-    name: str,
-    data: Annotated[str | None, typer.Argument(help="The request body; '-' or absent: standard input.")] = None,
+    name: NameArgument,
+    data: Annotated[
+        str | None, typer.Argument(help="The request body; '-' or absent: read it from standard input (piped).")
+    ] = None,
 ) -> None:
     """Send one request to the service and print its answer's body as it came."""
-    body = sys.stdin.read() if data in (None, "-") else data
-    with _failures():
-        answer = _service(ctx, name).post(body.encode())
+    from ..api.webservice import WebserviceException
+
+    service = _service(ctx, name)
+    try:
+        answer = service.post(_request_body(data))
+    except WebserviceException as error:
+        raised = ""
+        if re.search(r"\b500\b", str(error)):
+            with _failures():
+                raised = _what_run_raised(service.get_logs(num_lines=LOG_LINES))
+        fail(f"{error}{raised}\nThe whole log: mldeploy service logs {name}", EXIT_FAILED)
     typer.echo(answer.decode(errors="replace"))
 
 
 @app.command()
-def reload(ctx: typer.Context, name: str) -> None:
+def reload(ctx: typer.Context, name: NameArgument) -> None:
     """Pick up an edited scoring script (and source folder) without rebuilding anything."""
     with _failures():
         _service(ctx, name).reload()
     out.print(f"{name}: reloaded")
 
 
+def _update_settings(name: str, kind: str, workers: int | None, settings: Settings) -> dict[str, object] | None:
+    given = settings.given(kind, name)
+    if workers is not None:
+        if kind == "kubernetes":
+            fail(f"--workers does not apply to {name}, a kubernetes service: set --replicas or --max-replicas.")
+        given["workers"] = workers
+    if kind == "kubernetes":  # the limits follow the requests, as when deployed; fixed replicas stop autoscaling
+        given.update({f"{key}_limit": given[key] for key in ("cpu_cores", "memory_gb") if key in given})
+        given.update({"autoscale_enabled": False} if "num_replicas" in given else {})
+    return given or None
+
+
 @app.command()
 def update(
     ctx: typer.Context,
-    name: str,
+    name: NameArgument,
     model: ModelsOption = None,
     entry_script: EntryOption = None,
     source_dir: SourceOption = None,
     conda_file: CondaOption = None,
     pip_requirements: PipOption = None,
     workers: WorkersOption = None,
+    cpu: CpuOption = None,
+    memory: MemoryOption = None,
+    gpu: GpuOption = None,
+    replicas: ReplicasOption = None,
+    min_replicas: MinReplicasOption = None,
+    max_replicas: MaxReplicasOption = None,
+    target_utilization: UtilizationOption = None,
+    auth: AuthOption = None,
 ) -> None:
-    """Swap models, code, environment or workers; requests keep being served during the swap."""
+    """Swap models, code, environment or settings (workers, CPU, memory, auth, replicas); requests keep being
+    served during the swap (a container is replaced)."""
     service = _service(ctx, name)
+    kind = KINDS[service.compute_type]
+    settings = Settings(cpu, memory, gpu, replicas, min_replicas, max_replicas, target_utilization, auth)
+    changes = _update_settings(name, kind, workers, settings)
     config = None
     if entry_script or source_dir or conda_file or pip_requirements:
         if entry_script is None:
             fail("With --source-dir, --conda-file or --pip-requirements, give --entry-script too.")
         config = inference_config(name, entry_script, source_dir, conda_file, pip_requirements)
+    found = registered(ctx, model) if model else None
     with _failures():
-        service.update(models(ctx, model) if model else None, config, {"workers": workers} if workers else None)
+        service.update(found, config, changes)
     out.print(f"{name}: updated")
 
 
 @app.command()
 def keys(
     ctx: typer.Context,
-    name: str,
-    regen: Annotated[str | None, typer.Option(help="Replace this key first: primary or secondary.")] = None,
+    name: NameArgument,
+    regen: Annotated[
+        KeyName | None, typer.Option(case_sensitive=False, help="Replace this key first: primary or secondary.")
+    ] = None,
 ) -> None:
     """Print the service's primary and secondary keys (send one as `Authorization: Bearer KEY`)."""
     service = _service(ctx, name)
     with _failures():
         if regen:
-            service.regen_key(regen)
+            service.regen_key(regen.value)
         primary, secondary = service.get_keys()
     typer.echo(f"primary: {primary}\nsecondary: {secondary}")
 
 
 @app.command()
-def delete(ctx: typer.Context, name: str) -> None:
+def delete(ctx: typer.Context, name: NameArgument) -> None:
     """Stop the service and remove it."""
     with _failures():
         _service(ctx, name).delete()

@@ -1,0 +1,236 @@
+"""``mldeploy deploy`` and what it shares with ``service update`` and ``package``: the models, the scoring
+script and environment, and the settings flags (checked here, so bad input exits 2 before anything is made)."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .env import load as load_environment
+from .images import say_export_is_local
+from .model import registered
+from .output import EXIT_FAILED, fail, out
+from .state import workspace
+
+
+class Target(StrEnum):
+    local = "local"
+    docker = "docker"
+    kubernetes = "kubernetes"
+
+
+def positive(param: typer.CallbackParam, value: float | None) -> float | None:
+    if value is not None and value <= 0:
+        fail(f"{param.opts[0]} {value:g}: give a number more than 0.")
+    return value
+
+
+def utilization(param: typer.CallbackParam, value: float | None) -> float | None:
+    if value is not None and not 0 < value <= 100:
+        fail(f"{param.opts[0]} {value:g}: give a fraction in (0, 1] or a percentage in (0, 100], e.g. 0.7 or 70.")
+    return value
+
+
+ModelsOption = Annotated[list[str] | None, typer.Option("--model", "-m", help="NAME or NAME:VERSION (repeatable).")]
+EntryOption = Annotated[str | None, typer.Option(help="The scoring script (relative to --source-dir if given).")]
+SourceOption = Annotated[str | None, typer.Option(help="Folder copied into the app (the v1 source_directory).")]
+CondaOption = Annotated[
+    Path | None, typer.Option(help="The environment as a conda specification (its 'name:' names the environment).")
+]
+PipOption = Annotated[Path | None, typer.Option(help="The environment as pip requirements.")]
+WorkersOption = Annotated[int | None, typer.Option(min=1, help="Worker processes (local, docker).")]
+CpuOption = Annotated[
+    float | None, typer.Option(callback=positive, help="Docker, Kubernetes: CPU cores (default 0.1).")
+]
+MemoryOption = Annotated[
+    float | None, typer.Option(callback=positive, help="Docker, Kubernetes: memory in GB (default 0.5).")
+]
+GpuOption = Annotated[int | None, typer.Option(min=0, help="Kubernetes: GPUs per replica (nvidia.com/gpu).")]
+ReplicasOption = Annotated[int | None, typer.Option(min=1, help="Kubernetes: fixed replicas, no autoscaling.")]
+MinReplicasOption = Annotated[int | None, typer.Option(min=1, help="Kubernetes: autoscale_min_replicas (default 1).")]
+MaxReplicasOption = Annotated[int | None, typer.Option(min=1, help="Kubernetes: autoscale_max_replicas (default 10).")]
+UtilizationOption = Annotated[
+    float | None,
+    typer.Option(callback=utilization, help="Kubernetes: autoscale_target_utilization, 0.7 or 70 (default 70)."),
+]
+AuthOption = Annotated[
+    bool | None, typer.Option("--auth/--no-auth", help="Require a key (docker: off, kubernetes: on by default).")
+]
+
+
+CONTAINER_FLAGS = ("--cpu", "--memory", "--auth/--no-auth")
+
+
+@dataclass
+class Settings:
+    """The settings flags given on the command line (None: not given)."""
+
+    cpu: float | None = None
+    memory: float | None = None
+    gpu: int | None = None
+    replicas: int | None = None
+    min_replicas: int | None = None
+    max_replicas: int | None = None
+    target_utilization: float | None = None
+    auth: bool | None = None
+
+    def given(self, kind: str, service: str | None = None) -> dict[str, Any]:
+        """The given ones as v1 deployment settings. A flag that the target ``kind`` lacks exits 2, with the fix:
+        another --target, or (for ``service``, deployed already) deploying it again."""
+        flags = {
+            "--cpu": ("cpu_cores", self.cpu),
+            "--memory": ("memory_gb", self.memory),
+            "--auth/--no-auth": ("auth_enabled", self.auth),
+            "--gpu": ("gpu_cores", self.gpu),
+            "--replicas": ("num_replicas", self.replicas),
+            "--min-replicas": ("autoscale_min_replicas", self.min_replicas),
+            "--max-replicas": ("autoscale_max_replicas", self.max_replicas),
+            "--target-utilization": ("autoscale_target_utilization", _percent(self.target_utilization)),
+        }
+        given = {flag: setting for flag, setting in flags.items() if setting[1] is not None}
+        allowed = {"local": (), "docker": CONTAINER_FLAGS}.get(kind, tuple(flags))
+        refused = [flag for flag in given if flag not in allowed]
+        if refused:
+            needs = "--target kubernetes" if set(refused) - set(CONTAINER_FLAGS) else "--target docker or kubernetes"
+            does = "does" if len(refused) == 1 else "do"
+            if service is None:
+                fail(f"{', '.join(refused)} {does} not apply to --target {kind}: add {needs}.")
+            fail(f"{', '.join(refused)} {does} not apply to {service}, a {kind} service: deploy it again with "
+                 f"{needs} (mldeploy deploy {service} ... --overwrite).")  # fmt: skip
+        if (self.min_replicas or 0) > (self.max_replicas or self.min_replicas or 0):
+            fail(f"--min-replicas {self.min_replicas} is more than --max-replicas {self.max_replicas}.")
+        return dict(given.values())
+
+
+def _percent(utilization: float | None) -> int | None:
+    """0.7 or 70 → 70 (v1's autoscale_target_utilization is a whole percentage)."""
+    return None if utilization is None else round(utilization * 100 if utilization <= 1 else utilization)
+
+
+def check_entry_script(entry_script: str | None, source_dir: str | None) -> str:
+    """The entry script, which must exist (relative to the source folder when one is given); else exit 2."""
+    from ..targets.app_folder import resolve_entry_script
+
+    if entry_script is None:
+        fail("Give the scoring script with --entry-script score.py.")
+    try:
+        resolve_entry_script(entry_script, source_dir)
+    except FileNotFoundError as error:
+        fail(str(error))
+    return entry_script
+
+
+def inference_config(service: str, entry_script: str | None, source_dir: str | None, conda: Path | None,
+                     pip: Path | None):  # type: ignore[no-untyped-def]  # fmt: skip
+    """The v1 InferenceConfig; its environment is named by the conda file's 'name:', else '<service>-env'."""
+    from ..api.inference_config import InferenceConfig
+
+    script = check_entry_script(entry_script, source_dir)
+    if conda and pip:
+        fail("Give at most one of --conda-file and --pip-requirements.")
+    environment = load_environment(None, conda, pip, f"{service}-env") if conda or pip else None
+    return InferenceConfig(script, source_dir, environment)
+
+
+def _deployment_config(target: Target, port: int | None, workers: int | None, settings: Settings, debug: bool,
+                       cluster: dict[str, Any]):  # type: ignore[no-untyped-def]  # fmt: skip
+    from ..api.webservice import AciWebservice, AksWebservice, LocalWebservice
+
+    given = settings.given(target.value)
+    if target is not Target.docker and debug:
+        fail("--debug applies to --target docker.")
+    if target is Target.local:
+        return LocalWebservice.deploy_configuration(port=port, workers=workers or 1)
+    if target is Target.docker:
+        return AciWebservice.deploy_configuration(port=port, workers=workers or 1, debug=debug, **given)
+    if workers is not None or port is not None:
+        fail("--workers and --port apply to --target local and --target docker.")
+    return AksWebservice.deploy_configuration(**given, **cluster)
+
+
+def check_service_name(name: str) -> None:
+    from ..workspace.services import check_name
+
+    try:
+        check_name(name)
+    except ValueError as error:
+        fail(str(error))
+
+
+def _refuse_taken(ctx: typer.Context, name: str) -> None:
+    from ..workspace.services import ServiceNotFound, load
+
+    try:
+        load(workspace(ctx).path, name)
+    except ServiceNotFound:
+        return
+    fail(f"A service named {name!r} already exists. Add --overwrite to replace it, or delete it first: "
+         f"mldeploy service delete {name}")  # fmt: skip
+
+
+def deploy(
+    ctx: typer.Context,
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="The service's name (3-32 lowercase letters, digits, dashes).")
+    ],
+    model: ModelsOption = None,
+    entry_script: EntryOption = None,
+    source_dir: SourceOption = None,
+    conda_file: CondaOption = None,
+    pip_requirements: PipOption = None,
+    target: Annotated[Target, typer.Option(help="Local processes, a Docker container (ACI), or Kubernetes (AKS).")] = (
+        Target.local
+    ),
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port on 127.0.0.1 (default: a free one).")] = None,
+    workers: WorkersOption = None,
+    cpu: CpuOption = None,
+    memory: MemoryOption = None,
+    gpu: GpuOption = None,
+    replicas: ReplicasOption = None,
+    min_replicas: MinReplicasOption = None,
+    max_replicas: MaxReplicasOption = None,
+    target_utilization: UtilizationOption = None,
+    auth: AuthOption = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Docker: wait for VS Code (debugpy on 127.0.0.1:5678) before init().")
+    ] = False,
+    context: Annotated[str | None, typer.Option(help="Kubernetes: the kubeconfig context.")] = None,
+    namespace: Annotated[str | None, typer.Option(help="Kubernetes: the namespace (default: default).")] = None,
+    registry: Annotated[str | None, typer.Option(help="Kubernetes: push the image to this registry.")] = None,
+    export: Annotated[
+        Path | None, typer.Option(help="Kubernetes: write the manifests (YAML) here instead of applying them.")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a service of that name.")] = False,
+) -> None:
+    """Deploy models and a scoring script as a service (local processes, a container, or Kubernetes), and
+    wait until it answers."""
+    from ..api.model import Model, export_manifests
+    from ..api.webservice import WebserviceException
+
+    if (context or namespace or registry or export) and target is not Target.kubernetes:
+        fail("--context, --namespace, --registry and --export apply to --target kubernetes.")
+    check_service_name(name)
+    settings = Settings(cpu, memory, gpu, replicas, min_replicas, max_replicas, target_utilization, auth)
+    deployment = _deployment_config(target, port, workers, settings, debug,
+                                    {"context": context, "namespace": namespace, "registry": registry})  # fmt: skip
+    if export is None and not overwrite:
+        _refuse_taken(ctx, name)
+    found = registered(ctx, model or [])
+    config = inference_config(name, entry_script, source_dir, conda_file, pip_requirements)
+    try:
+        if export is not None:
+            written = export_manifests(workspace(ctx), name, found, config, deployment, export)
+            out.print(f"Wrote {len(written)} manifests to {export}; apply them with: kubectl apply -f {export}",
+                      highlight=False)  # fmt: skip
+            say_export_is_local(written, registry)
+            return
+        service = Model.deploy(workspace(ctx), name, found, config, deployment, overwrite=overwrite, show_output=True)
+    except WebserviceException as error:
+        fail(str(error), EXIT_FAILED)
+    try:
+        service.wait_for_deployment(show_output=True)
+    except WebserviceException:
+        raise typer.Exit(EXIT_FAILED) from None  # wait_for_deployment has printed the diagnosis
+    out.print(f"{service.name}: {service.scoring_uri}", highlight=False)

@@ -1,0 +1,82 @@
+"""What the command line prints for scripts and logs: whole lines in a narrow pipe, one progress line per step,
+--workspace after the subcommand, the request body from standard input, environments named by their file."""
+
+import json
+import os
+import re
+
+from tests.cli.conftest import Project, mldeploy
+
+NARROW = {"COLUMNS": "40"}
+PROGRESS = re.compile(r"^\[\s*\d+\.\d s\] (?P<step>.+)$", re.MULTILINE)
+
+
+def test_tables_and_help_keep_whole_lines_in_a_narrow_pipe(project: Project) -> None:
+    uri = json.loads(mldeploy(project, "service", "show", "echo-svc", "-o", "json").stdout)[0]["scoringUri"]
+    table = mldeploy(project, "service", "list", env=NARROW).stdout
+    assert any("echo-svc" in line and uri in line for line in table.splitlines()), table
+    plain = mldeploy(project, "service", "list", "-o", "plain", env=NARROW).stdout.splitlines()
+    assert plain[0].split("\t") == ["name", "computeType", "state", "scoringUri", "models", "environment"]
+    assert ["echo-svc", "Local", "Healthy", uri, "churn:1", ""] in [line.split("\t") for line in plain]
+    shown = mldeploy(project, "model", "show", "churn", env=NARROW).stdout
+    assert re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", shown), "the whole date, in one piece"
+    help_text = mldeploy(project, "package", "--help", env=NARROW).stdout
+    assert "or write a context that `docker build --network host` takes as is." in help_text
+    assert re.search(r"--entry-script \S*\s+The scoring script \(relative to --source-dir if given\)\.", help_text)
+
+
+def test_workspace_may_follow_the_subcommand(project: Project) -> None:
+    elsewhere = Project(project.home.parent / "elsewhere", project.folder)
+    listed = mldeploy(elsewhere, "service", "list", "--workspace", str(project.home), "-o", "json")
+    assert [row["name"] for row in json.loads(listed.stdout)] == ["boom-svc", "echo-svc"]
+    shown = mldeploy(elsewhere, "model", "show", "churn", f"--workspace={project.home}", "-o", "json")
+    assert json.loads(shown.stdout)[0]["id"] == "churn:1"
+
+
+def test_service_run_reads_standard_input_and_says_so(project: Project) -> None:
+    piped = mldeploy(project, "service", "run", "echo-svc", stdin='{"a": 1}')
+    assert (piped.returncode, piped.stdout.strip()) == (0, json.dumps('{"a": 1}'))
+    assert "Reading the request body from standard input" in piped.stderr
+    controller, terminal = os.openpty()
+    try:
+        refused = mldeploy(project, "service", "run", "echo-svc", stdin=terminal)
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert refused.returncode == 2 and "pipe it in" in refused.stderr
+
+
+def test_run_raised_is_named_with_its_last_line_and_the_log_command(project: Project) -> None:
+    failed = mldeploy(project, "service", "run", "boom-svc", '"hello"')
+    assert failed.returncode == 1
+    assert "run() raised ValueError: run() cannot handle" in failed.stderr
+    assert "run_raises.py, line 6, in run" in failed.stderr and "mldeploy service logs boom-svc" in failed.stderr
+
+
+def test_a_deploy_names_its_environment_after_its_file_and_a_refused_one_registers_none(project: Project) -> None:
+    (project.folder / "tiny.yml").write_text("name: tiny-env\ndependencies:\n  - python=3.11\n")
+    (project.folder / "requirements.txt").write_text("# nothing beyond the scoring runtime\n")
+    refused = mldeploy(project, "deploy", "echo-svc", "--entry-script", "echo.py", "--pip-requirements",
+                       "requirements.txt")  # fmt: skip
+    assert refused.returncode == 2
+    deployed = mldeploy(project, "deploy", "tiny-svc", "--entry-script", "echo.py", "--conda-file", "tiny.yml")
+    try:
+        assert deployed.returncode == 0, deployed.stderr
+        shown = json.loads(mldeploy(project, "service", "show", "tiny-svc", "-o", "json").stdout)[0]
+        assert shown["environment"] == "tiny-env:1"
+        environments = json.loads(mldeploy(project, "env", "list", "-o", "json").stdout)
+        assert [row["name"] for row in environments] == ["tiny-env"], "no echo-svc-env left by the refused deploy"
+        steps = PROGRESS.findall(deployed.stderr)
+        assert any("environment" in step for step in steps) and any("waiting for init()" in step for step in steps)
+        assert deployed.stderr.count("Healthy") == 1
+    finally:
+        mldeploy(project, "service", "delete", "tiny-svc")
+
+
+def test_a_failed_deploy_prints_its_diagnosis_once(project: Project) -> None:
+    failed = mldeploy(project, "deploy", "init-fails-once", "--entry-script", "init_raises.py")
+    try:
+        assert failed.returncode == 1
+        assert failed.stderr.count("Service 'init-fails-once' failed to start.") == 1
+    finally:
+        mldeploy(project, "service", "delete", "init-fails-once")

@@ -55,4 +55,3 @@ class Steps:
     def __exit__(self, *exc: object) -> None:
         if self._status is not None:
             self._status.stop()
-

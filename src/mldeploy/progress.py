@@ -11,7 +11,7 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.status import Status
 from rich.text import Text
 
-_SECONDS = re.compile(r"\d+(?:\.\d+)? s\b")  # a step that reports its own seconds is still the same step
+_SECONDS = re.compile(r"\d+(?:\.\d+)? s\b")  # a step that counts its own seconds is the same step all along
 
 
 class _Step:
@@ -25,7 +25,7 @@ class _Step:
         return time.monotonic() - self.started
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield Text(f"{self.text} ({self.elapsed():.0f} s)")
+        yield Text(self.text if _SECONDS.search(self.text) else f"{self.text} ({self.elapsed():.0f} s)")
 
 
 class Steps:

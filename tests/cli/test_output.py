@@ -1,9 +1,13 @@
 """What the command line prints for scripts and logs: whole lines in a narrow pipe, one progress line per step,
 --workspace after the subcommand, the request body from standard input, environments named by their file."""
 
+import contextlib
 import json
 import os
+import pty
 import re
+import subprocess
+import sys
 
 from tests.cli.conftest import Project, mldeploy
 
@@ -80,3 +84,27 @@ def test_a_failed_deploy_prints_its_diagnosis_once(project: Project) -> None:
         assert failed.stderr.count("Service 'init-fails-once' failed to start.") == 1
     finally:
         mldeploy(project, "service", "delete", "init-fails-once")
+
+
+def test_a_terminal_shows_the_current_step_with_its_seconds(project: Project) -> None:
+    (project.folder / "slow_init.py").write_text("import time\n\n\ndef init():\n    time.sleep(2)\n\n\ndef run(data):\n"
+                                                 "    return data\n")  # fmt: skip
+    controller, terminal = pty.openpty()
+    environment = {**os.environ, "MLDEPLOY_HOME": str(project.home), "TERM": "xterm", "COLUMNS": "200"}
+    deploying = subprocess.Popen([sys.executable, "-m", "mldeploy", "deploy", "slow-svc", "--entry-script",
+                                  "slow_init.py"], stdout=terminal, stderr=terminal, stdin=subprocess.DEVNULL,
+                                 env=environment, cwd=project.folder)  # fmt: skip
+    os.close(terminal)
+    shown = b""
+    with contextlib.suppress(OSError):  # the terminal closes when the command exits
+        while chunk := os.read(controller, 65536):
+            shown += chunk
+    os.close(controller)
+    try:
+        assert deploying.wait(timeout=120) == 0, shown
+        text = shown.decode(errors="replace")
+        assert re.search(r"slow-svc: [^\r\n(]+ \(\d+ s\)", text), "a step with the seconds since the deploy began"
+        assert re.search(r"waiting for init\(\) \([12] s\)", text), "a step counting its own seconds"
+        assert not PROGRESS.search(text.replace("\r", "\n")), "a spinner, not a line per step"
+    finally:
+        mldeploy(project, "service", "delete", "slow-svc")

@@ -8,6 +8,10 @@ class ModelError(LookupError):
     """A model that cannot be registered or found."""
 
 
+class ModelInUse(ModelError):
+    """A model version that deployed services use: deleting it needs ``force``."""
+
+
 class UnsafeModelPath(ModelError):
     """A model file path or link that reaches outside the folder it belongs to."""
 

@@ -44,7 +44,10 @@ def test_errors_have_exit_codes_scripts_can_trust(home: Path, model_folder: Path
     assert "No model 'nope'" in missing.stderr
     assert mldeploy(home, "model", "register", "/does/not/exist", "--name", "x").returncode == 2
     assert mldeploy(home, "model", "register", str(model_folder), "--name", "x", "--tag", "novalue").returncode == 2
+    bad_name = mldeploy(home, "model", "register", str(model_folder), "--name", "bad name!")
+    assert bad_name.returncode == 2
+    assert len(bad_name.stderr.splitlines()) == 1 and "'bad name!' is not allowed" in bad_name.stderr
     no_version = mldeploy(home, "model", "delete", "x")
     assert no_version.returncode == 2
     assert "Name the version to delete" in no_version.stderr
-    assert "Traceback" not in missing.stderr + no_version.stderr
+    assert "Traceback" not in missing.stderr + no_version.stderr + bad_name.stderr

@@ -55,11 +55,21 @@ def test_list_filters_by_tags_and_latest(workspace: Workspace, model_folder: Pat
     assert workspace.models["a"].version == 2
 
 
-def test_unknown_model_names_the_registered_ones(workspace: Workspace, model_folder: Path) -> None:
-    Model.register(workspace, model_folder, "churn")
-    with pytest.raises(ModelError, match=r"No model 'chrun'.*registered models: churn"):
+def test_unknown_model_names_the_closest_registered_one_and_versions_the_existing_ones(
+    workspace: Workspace, model_folder: Path
+) -> None:
+    for name in ("churn", "churn", "churn", "fraud", "Sales-Forecast"):
+        Model.register(workspace, model_folder, name)
+    Model(workspace, "churn", version=2).delete()
+    with pytest.raises(ModelError, match=r"No model 'chrun' in this workspace\. Did you mean 'churn'\? Registered"):
         Model(workspace, "chrun")
-    with pytest.raises(ModelError, match="'churn:7'"):
+    with pytest.raises(ModelError, match=r"Did you mean 'Sales-Forecast'\?"):
+        Model(workspace, "sales_forecast")
+    with pytest.raises(
+        ModelError, match=r"No model 'zzz' in this workspace\. Registered models: Sales-Forecast, churn, "
+    ):
+        Model(workspace, "zzz")
+    with pytest.raises(ModelError, match=r"Model 'churn' has no version 7 \(its versions: 1, 3\)"):
         Model(workspace, "churn", version=7)
 
 

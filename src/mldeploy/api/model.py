@@ -8,13 +8,14 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BuildError, DockerUnavailable, InvalidName, StoreError
+from ..errors import BuildError, DockerUnavailable, InvalidName, ModelError, ModelInUse, StoreError
 from ..progress import Steps
 from ..targets import deployments
 from ..targets.base import DeploymentError, Plan, Progress
+from ..wording import phrase
 from ..workspace import models
 from ..workspace.schema import ModelRow
-from ..workspace.services import ServiceRecord
+from ..workspace.services import ServiceRecord, services_using
 from ..workspace.services import check_name as check_service_name
 from .webservice import Webservice, WebserviceException, console
 
@@ -24,13 +25,46 @@ if TYPE_CHECKING:
     from .workspace import Workspace
 
 
-def rows_of(workspace: Workspace, ids: Sequence[str]) -> list[ModelRow]:
-    """Registered models from "name:version" ids."""
+def registered_rows(workspace: Workspace, ids: Sequence[str], service: str | None = None) -> list[ModelRow]:
+    """The registered models of "name:version" ids, as stored now; WebserviceException for one deleted meanwhile
+    (for ``service``'s own models: what that means for the service, and how to give another)."""
     rows = []
     for model_id in ids:
-        name, _, version = model_id.partition(":")
-        rows.append(models.find(workspace._store.sessions, name, int(version) if version else None))
+        try:
+            rows.append(_find(workspace, model_id))
+        except ModelError:
+            raise WebserviceException(missing_model(model_id, service)) from None
     return rows
+
+
+def _find(workspace: Workspace, model_id: str) -> ModelRow:
+    name, _, version = model_id.partition(":")
+    return models.find(workspace._store.sessions, name, int(version) if version else None)
+
+
+def unregistered(workspace: Workspace, record: ServiceRecord) -> list[str]:
+    """What to know about each model that ``record`` deploys and that is not registered any more."""
+    found = []
+    for model_id in record.models:
+        try:
+            _find(workspace, model_id)
+        except ModelError:
+            found.append(missing_model(model_id, record.name))
+    return found
+
+
+def missing_model(model_id: str, service: str | None) -> str:
+    if service is None:
+        return f"Model {model_id!r} is not registered any more (it was deleted); deploy a registered model instead."
+    given = phrase(
+        api="service.update(models=[Model(ws, NAME, version=N)])",
+        cli=f"mldeploy service update {service} --model NAME:VERSION",
+    )
+    return (
+        f"Service {service!r} deploys model {model_id!r}, which is not registered any more (it was deleted with "
+        "force): the service keeps serving its own copy, but a change that keeps this model (an update without "
+        f"models) cannot be made. Fix: give it a registered model: {given}."
+    )
 
 
 def plan_for(
@@ -46,7 +80,9 @@ def plan_for(
 
     if inference_config is None:
         if current is None:
-            raise WebserviceException("Model.deploy needs an InferenceConfig(entry_script=...).")
+            raise WebserviceException(
+                phrase(api="Model.deploy needs an InferenceConfig(entry_script=...).", cli="Give --entry-script.")
+            )
         entry_script, source_directory = current.entry_script, current.source_directory
         environment = None
         if current.environment:
@@ -133,7 +169,17 @@ class Model:
         """Copy the model's files into ``target_dir``; the path of the model file or folder."""
         return str(models.download(self.workspace._store.blobs, self._row, Path(target_dir), exist_ok))
 
-    def delete(self) -> None:
+    def delete(self, force: bool = False) -> None:
+        """Delete this version. While services of this workspace deploy it, ModelInUse names them, unless
+        ``force`` (mldeploy's addition): they keep serving their own copy, but a change that keeps this model
+        (an update without ``models``) then asks for another."""
+        users = services_using(self.workspace.path, self.id)
+        if users and not force:
+            anyway = phrase(api="model.delete(force=True)", cli=f"mldeploy model delete {self.id} --force")
+            raise ModelInUse(
+                f"Model {self.id!r} is deployed by service(s) {', '.join(users)}: update them with another model or "
+                f"delete them first, or delete it anyway with {anyway} (they keep serving their own copy of it)."
+            )
         models.delete(self.workspace._store.writes, self._row)
 
     @staticmethod
@@ -150,7 +196,7 @@ class Model:
         (mldeploy's addition): the image serves /score with a new key, given at run time (``.run_command``)."""
         from .package import make_package
 
-        rows = [m._row for m in models]
+        rows = registered_rows(workspace, [model.id for model in models])
         return make_package(workspace, rows, inference_config, generate_dockerfile, image_name, auth_enabled)
 
     @staticmethod
@@ -179,7 +225,8 @@ class Model:
                 )
             if isinstance(deployment_target, str):  # a kubeconfig context name
                 deployment_config = type(deployment_config)({**deployment_config, "context": deployment_target})
-        plan = plan_for(workspace, [model._row for model in models], inference_config, dict(deployment_config or {}))
+        rows = registered_rows(workspace, [model.id for model in models])
+        plan = plan_for(workspace, rows, inference_config, dict(deployment_config or {}))
         status = Steps(console, f"deploying {name}") if show_output else nullcontext()
         try:
             with status as spinner:
@@ -218,7 +265,8 @@ def export_manifests(
 ) -> list[Path]:
     """Build (and push) the image, then write the service's Kubernetes objects as YAML files into ``folder``,
     in apply order, for ``kubectl apply -f folder``; no cluster is needed."""
-    plan = plan_for(workspace, [model._row for model in models], inference_config, dict(deployment_config))
+    rows = registered_rows(workspace, [model.id for model in models])
+    plan = plan_for(workspace, rows, inference_config, dict(deployment_config))
     try:
         return deployments.export(workspace._store, name, plan, Path(folder), lambda step: None)
     except (DeploymentError, DockerUnavailable, BuildError) as error:

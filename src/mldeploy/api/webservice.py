@@ -175,13 +175,14 @@ class Webservice:
     ) -> None:
         """Swap models, code, environment or settings (locally the old workers serve until the new are ready;
         a container is replaced)."""
-        from .model import plan_for, rows_of
+        from .model import plan_for, registered_rows
 
         with self._changing():
             current = self._record
+            ids = current.models if models is None else [model.id for model in models]
             plan = plan_for(
                 self.workspace,
-                rows_of(self.workspace, current.models) if models is None else [model._row for model in models],
+                registered_rows(self.workspace, ids, self.name if models is None else None),
                 inference_config,
                 {**current.deployment_config, **(deployment_config or {})},
                 current,
@@ -216,7 +217,13 @@ class Webservice:
             self._wait(False, generation)
 
     def diagnose(self) -> list[str]:
-        """What keeps the service from being healthy, each with its cause, evidence and fix (empty: nothing)."""
+        """What keeps the service from being healthy or from being changed, each with its cause, evidence and fix
+        (empty: nothing)."""
+        from .model import unregistered
+
+        return self._target_diagnoses() + unregistered(self.workspace, self._record)
+
+    def _target_diagnoses(self) -> list[str]:
         diagnoses = getattr(self._target, "diagnoses", None)
         try:
             if diagnoses is not None:

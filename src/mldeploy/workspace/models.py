@@ -1,5 +1,6 @@
 """The model registry: register a file or a folder as a new version, list, find, download, delete."""
 
+import difflib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -8,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import ModelError
+from ..wording import phrase
 from .blobs import BlobStore
 from .locking import write
 from .model_files import StagedFile, stage_files
@@ -15,6 +17,8 @@ from .names import check_registry_name
 from .paths import check_relative, inside
 from .schema import ModelFileRow, ModelName, ModelRow
 from .versions import locked_counter
+
+LISTED_NAMES = 20  # registered names quoted when a name is not found
 
 
 def _record(
@@ -58,18 +62,32 @@ def register(
 
 
 def find(sessions: sessionmaker[Session], name: str, version: int | None = None) -> ModelRow:
+    """The version asked for (the latest when ``version`` is None); ModelError naming the closest registered name, or
+    the versions there are."""
     with sessions() as session:
         query = select(ModelRow).where(ModelRow.name == name)
         query = query.where(ModelRow.version == version) if version is not None else query
         row = session.scalars(query.order_by(ModelRow.version.desc()).limit(1)).first()
         if row is not None:
             return row
-        names = sorted(set(session.scalars(select(ModelRow.name))))
-    wanted = f"{name}:{version}" if version is not None else name
-    known = ", ".join(names) if names else "none yet"
-    raise ModelError(
-        f"No model {wanted!r} in this workspace (registered models: {known}). "
-        "Register it with `mldeploy model register PATH --name NAME`, or check the name and version."
+        numbers = select(ModelRow.version).where(ModelRow.name == name).order_by(ModelRow.version)
+        versions = list(session.scalars(numbers))
+        names = [] if versions else sorted(set(session.scalars(select(ModelRow.name))))
+    raise ModelError(_not_found(name, version, versions, names))
+
+
+def _not_found(name: str, version: int | None, versions: list[int], names: list[str]) -> str:
+    if versions:
+        listed = ", ".join(str(number) for number in versions)
+        return f"Model {name!r} has no version {version} (its versions: {listed}); give one of these, or none (latest)."
+    by_lower = {known.lower(): known for known in names}
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1)
+    guess = f" Did you mean {by_lower[close[0]]!r}?" if close else ""
+    shown = names[:LISTED_NAMES] + ([f"… {len(names) - LISTED_NAMES} more"] if len(names) > LISTED_NAMES else [])
+    register = phrase(api="Model.register(ws, PATH, NAME)", cli="mldeploy model register PATH --name NAME")
+    return (
+        f"No model {name!r} in this workspace.{guess} Registered models: {', '.join(shown) or 'none yet'}. "
+        f"Check the name, or register the model first: {register}."
     )
 
 
@@ -106,7 +124,8 @@ def download(blobs: BlobStore, row: ModelRow, target_dir: Path, exist_ok: bool =
     for file in row.files:
         destination = inside(target_dir, file.path)
         if destination.exists() and not exist_ok:
-            raise ModelError(f"{destination} already exists; pass exist_ok=True to overwrite it.")
+            replace = phrase(api="pass exist_ok=True", cli="add --overwrite")
+            raise ModelError(f"{destination} already exists; {replace} to replace it.")
     for file in row.files:
         blobs.copy_into(file.sha256, target_dir, file.path, file.executable)
     return target_dir / row.files[0].path.split("/")[0]
@@ -114,4 +133,11 @@ def download(blobs: BlobStore, row: ModelRow, target_dir: Path, exist_ok: bool =
 
 def delete(writes: sessionmaker[Session], row: ModelRow) -> None:
     """Forget this version (its blobs stay: they may be shared with other models)."""
-    write(writes, lambda session: session.delete(session.get(ModelRow, row.id)))
+
+    def forget(session: Session) -> None:
+        stored = session.get(ModelRow, row.id)
+        if stored is None:
+            raise ModelError(f"Model '{row.name}:{row.version}' is not registered any more (it was deleted).")
+        session.delete(stored)
+
+    write(writes, forget)

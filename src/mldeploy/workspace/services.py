@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ServiceNotFound
+from ..wording import phrase
 from .private import FILE_MODE, private_folder, write_private
 
 if TYPE_CHECKING:
@@ -104,9 +105,9 @@ def load(home: Path, name: str) -> ServiceRecord:
         return ServiceRecord(**json.loads(path.read_text()))
     except (OSError, ValueError):
         known = ", ".join(record.name for record in load_all(home)) or "none"
-        raise ServiceNotFound(
-            f"No service {name!r} in this workspace (services: {known}). Deploy it with `mldeploy deploy {name} ...`."
-        ) from None
+        deploy = phrase(api=f"Model.deploy(ws, {name!r}, ...)", cli=f"mldeploy deploy {name} ...")
+        message = f"No service {name!r} in this workspace (services: {known}); deploy it: {deploy}."
+        raise ServiceNotFound(message) from None
 
 
 def load_all(home: Path) -> list[ServiceRecord]:
@@ -117,6 +118,11 @@ def load_all(home: Path) -> list[ServiceRecord]:
         except (OSError, ValueError, TypeError):
             continue
     return records
+
+
+def services_using(home: Path, model_id: str) -> list[str]:
+    """The services of this workspace folder that deploy model ``model_id`` ("name:version")."""
+    return [record.name for record in load_all(home) if model_id in record.models]
 
 
 @contextmanager

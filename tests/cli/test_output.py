@@ -77,15 +77,6 @@ def test_a_deploy_names_its_environment_after_its_file_and_a_refused_one_registe
         mldeploy(project, "service", "delete", "tiny-svc")
 
 
-def test_a_failed_deploy_prints_its_diagnosis_once(project: Project) -> None:
-    failed = mldeploy(project, "deploy", "init-fails-once", "--entry-script", "init_raises.py")
-    try:
-        assert failed.returncode == 1
-        assert failed.stderr.count("Service 'init-fails-once' failed to start.") == 1
-    finally:
-        mldeploy(project, "service", "delete", "init-fails-once")
-
-
 def test_a_terminal_shows_the_current_step_with_its_seconds(project: Project) -> None:
     (project.folder / "slow_init.py").write_text("import time\n\n\ndef init():\n    time.sleep(2)\n\n\ndef run(data):\n"
                                                  "    return data\n")  # fmt: skip
@@ -108,3 +99,17 @@ def test_a_terminal_shows_the_current_step_with_its_seconds(project: Project) ->
         assert not PROGRESS.search(text.replace("\r", "\n")), "a spinner, not a line per step"
     finally:
         mldeploy(project, "service", "delete", "slow-svc")
+
+
+def test_a_model_in_use_is_deleted_only_with_force(project: Project) -> None:
+    mldeploy(project, "model", "register", "model.pkl", "--name", "spare")
+    deployed = mldeploy(project, "deploy", "spare-svc", "-m", "spare:1", "--entry-script", "echo.py")
+    try:
+        assert deployed.returncode == 0, deployed.stderr
+        refused = mldeploy(project, "model", "delete", "spare:1")
+        assert refused.returncode == 2 and "spare-svc" in refused.stderr
+        forced = mldeploy(project, "model", "delete", "spare:1", "--force")
+        assert (forced.returncode, forced.stdout.strip()) == (0, "deleted spare:1")
+        assert mldeploy(project, "service", "run", "spare-svc", '"still here"').returncode == 0
+    finally:
+        mldeploy(project, "service", "delete", "spare-svc")

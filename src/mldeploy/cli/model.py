@@ -111,12 +111,16 @@ def download(
 @app.command()
 def delete(
     ctx: typer.Context,
-    reference: Annotated[str, typer.Argument(help="NAME:VERSION (the version is required).")],
+    reference: Annotated[str, typer.Argument(metavar="NAME:VERSION", help="The version is required.")],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Delete it even while services deploy it (they keep serving their own copy)."),
+    ] = False,
 ) -> None:
-    """Delete one model version."""
+    """Delete one model version; refused while services deploy it, unless --force."""
     if ":" not in reference:
         fail(f"Name the version to delete, as in {reference}:1 (`mldeploy model list --name {reference}`).")
     model = _model(ctx, reference)
     with registry_write():
-        model.delete()
+        model.delete(force=force)
     out.print(f"deleted {model.id}")

@@ -36,6 +36,7 @@ CASES = {
     "model delete: in use": Case(("model", "delete", "churn:1"), BAD_INPUT, "mldeploy model delete churn:1 --force"),
     "env build: no file": Case(("env", "build", "--name", "e"), BAD_INPUT, "--conda-file"),
     "env build: missing file": Case(("env", "build", "--name", "e", "--conda-file", "nope.yml"), BAD_INPUT),
+    "env build: no name": Case(("env", "build", "--pip-requirements", "env.yml"), BAD_INPUT, "--name NAME"),
     "env build: bad name": Case(("env", "build", "--name", "bad name!", "--conda-file", "env.yml"), BAD_INPUT),
     "env list: bad format": Case(("env", "list", "-o", "xml"), BAD_INPUT),
     "env show: not found": Case(("env", "show", "nope"), NOT_FOUND),

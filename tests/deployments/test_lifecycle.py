@@ -101,15 +101,18 @@ def test_bad_deployments_are_refused_and_leave_nothing(workspace: Workspace, mod
     assert not services.exists() or not list(services.iterdir())
 
 
-def test_reload_uses_the_warm_spare_worker(workspace: Workspace, model: Model, project: Path) -> None:
+def test_reload_uses_the_warm_spare_worker_whose_start_is_not_logged_as_a_boot(
+    workspace: Workspace, model: Model, project: Path
+) -> None:
     service = Model.deploy(workspace, "spare", [model], InferenceConfig(entry_script="score.py"))
     service.wait_for_deployment()
     deadline = time.monotonic() + 60
-    while service.get_logs().count("Booting worker with pid") < 2:
+    while "Starting a spare worker" not in service.get_logs():
         assert time.monotonic() < deadline, "no spare worker was started"
         time.sleep(0.1)
     time.sleep(1.0)  # let the spare finish its imports
     before = service.get_logs()
+    assert before.count("Booting worker with pid") == 1, "a healthy service shows one boot: not the OOM symptom"
     (project / "score.py").write_text((project / "score.py").read_text().replace('"result"', '"edited"'))
     service.reload()
     assert "edited" in json.loads(service.run(SAMPLE))
@@ -117,7 +120,8 @@ def test_reload_uses_the_warm_spare_worker(workspace: Workspace, model: Model, p
     ready = [line for line in after.splitlines() if "ready for serving traffic" in line]
     assert ready, after
     pid = ready[0].split("Worker with pid ")[1].split()[0]
-    assert f"Booting worker with pid: {pid}" in before, "the new worker was booted (and preloaded) before reload()"
+    assert f"Starting a spare worker, pid {pid}, warm with: " in before, "booted (and preloaded) before reload()"
+    assert f"Booting worker with pid: {pid} (the spare" in after
 
 
 def test_several_models_are_laid_out_as_v1_does(workspace: Workspace, model: Model, project: Path) -> None:

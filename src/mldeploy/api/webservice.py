@@ -14,7 +14,7 @@ from rich.console import Console
 from ..errors import BuildError, DockerUnavailable, WebserviceException
 from ..progress import Steps
 from ..targets import deployments
-from ..targets.base import DeploymentError
+from ..targets.base import DeploymentError, Progress
 from ..targets.keys import key_index, new_key
 from ..workspace.services import ServiceNotFound, ServiceRecord, load, load_all
 from . import deploy_config
@@ -89,22 +89,26 @@ class Webservice:
     def description(self) -> str | None:
         return self._record.deployment_config.get("description")
 
-    def _wait(self, show_output: bool, generation: int = 0, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
-        if show_output and self._record.deployment_config.get("debug"):
-            print_launch_configuration(console, self._record)
+    @contextmanager
+    def _reporting(self, show_output: bool) -> Iterator[Progress]:
+        """The progress of a change that ends with the service healthy, shown with ``show_output`` (and how it
+        ended); the target's failure becomes a WebserviceException."""
         status = Steps(console, f"service {self.name}: starting") if show_output else nullcontext()
         try:
             with status as spinner:
-                self._target.wait(
-                    self._record, timeout_s, lambda step: spinner.update(f"service {self.name}: {step}") if spinner
-                    else None, generation,
-                )  # fmt: skip
+                yield (lambda step: spinner.update(f"service {self.name}: {step}")) if spinner else (lambda step: None)
         except TARGET_FAILURES as error:
             if show_output:
                 console.print(f"[red]Failed[/red]\n{error}", highlight=False)
             raise WebserviceException(str(error)) from None
         if show_output:
             console.print(f"[green]Healthy[/green]: {self.scoring_uri}", highlight=False)
+
+    def _wait(self, show_output: bool, generation: int = 0, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        if show_output and self._record.deployment_config.get("debug"):
+            print_launch_configuration(console, self._record)
+        with self._reporting(show_output) as progress:
+            self._target.wait(self._record, timeout_s, progress, generation)
 
     @contextmanager
     def _changing(self) -> Iterator[None]:
@@ -120,6 +124,18 @@ class Webservice:
     def wait_for_deployment(self, show_output: bool = False, timeout_sec: float | None = None) -> None:
         """Wait until the service answers (Healthy) or fails (with the cause, at once: no waiting for a timeout)."""
         self._wait(show_output, timeout_s=timeout_sec or DEFAULT_TIMEOUT_S)
+
+    def start(self, show_output: bool = False, timeout_sec: float | None = None) -> bool:
+        """Start the service again when its server is not running (it died, or the machine restarted): the same
+        code, models, settings and port, nothing rebuilt. Returns once it is healthy: True, or False when it was
+        running already (mldeploy's addition; local and Docker services)."""
+        try:
+            with self._reporting(show_output) as progress:
+                started = deployments.start(self.workspace.path, self.name, progress, timeout_sec or DEFAULT_TIMEOUT_S)
+                self._record = load(self.workspace.path, self.name)
+        except ServiceNotFound as error:
+            raise WebserviceException(str(error)) from None
+        return started
 
     def post(self, body: bytes) -> bytes:
         """Send ``body`` to the service (with the primary key when auth is on); the answer's bytes

@@ -75,9 +75,12 @@ def _wait_as_spare(channel: socket.socket) -> None:
     """A spare: import what the serving workers use, then wait to be told which script to load.
 
     Reloads and replacements then skip the slow imports (numpy, scikit-learn...): they only load score.py
-    and run init().
+    and run init(). Its start is not logged as a worker's boot (a healthy service would look like one whose
+    worker restarted, the out-of-memory symptom); taking over is.
     """
-    for name in filter(None, os.environ.get(PRELOAD_ENV, "").split(",")):
+    preload = list(filter(None, os.environ.get(PRELOAD_ENV, "").split(",")))
+    logger.info("Starting a spare worker, pid %d, warm with: %s", os.getpid(), ", ".join(preload) or "nothing")
+    for name in preload:
         try:
             importlib.import_module(name)
         except Exception:
@@ -92,6 +95,7 @@ def _wait_as_spare(channel: socket.socket) -> None:
     os.environ.clear()
     os.environ.update(environment)
     os.chdir(environment["AML_APP_ROOT"])
+    logger.info("Booting worker with pid: %d (the spare, its packages loaded already)", os.getpid())
 
 
 def _start_script(entry_script: str, app_root: str, debug_errors: bool) -> tuple[Any, ScoringScript | None]:
@@ -157,10 +161,11 @@ def _serve(channel: socket.socket, script: ScoringScript) -> None:
 def main() -> None:
     fd = int(sys.argv[1])
     _setup_process()
-    logger.info("Booting worker with pid: %d", os.getpid())
     channel = socket.socket(fileno=fd)
     if "--spare" in sys.argv[2:]:
         _wait_as_spare(channel)
+    else:
+        logger.info("Booting worker with pid: %d", os.getpid())
     debug_errors = os.environ.get(DEBUG_ERRORS_ENV) == "1"
     entry_script = os.environ["AZUREML_ENTRY_SCRIPT"]
     app_root = os.environ.get("AML_APP_ROOT", os.getcwd())

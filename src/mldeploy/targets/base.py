@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from ..environments.spec import EnvironmentSpec
 from ..errors import DeploymentError  # noqa: F401 - re-exported for the targets
 from ..scoring.config import ServerConfig
+from ..wording import phrase
 from ..workspace.blobs import BlobStore
 from ..workspace.schema import ModelRow
 from ..workspace.services import ServiceRecord
@@ -72,14 +73,35 @@ def failure_message(record: ServiceRecord, report: dict | None, log: str, headli
     the last lines of ``log``."""
     if not report:
         tail = "\n".join(log.splitlines()[-20:])
-        return f"Service {record.name!r} stopped before it became healthy. Last log lines:\n{tail}"
+        return f"{headline or f'Service {record.name!r} stopped before it became healthy.'} Last log lines:\n{tail}"
     frames = [line for line in report.get("traceback", "").rstrip().splitlines() if line.strip()][-TRACEBACK_LINES:]
-    parts = [headline or f"Service {record.name!r} failed to start.", *report.get("summary", []),
-             str(report.get("fix", ""))]  # fmt: skip
+    fix = no_model_fix(record, report) or str(report.get("fix", ""))
+    parts = [headline or f"Service {record.name!r} failed to start.", *report.get("summary", []), fix]
     if frames:
         parts += ["Traceback (last lines):", *frames]
-    parts.append(f"Full log: mldeploy service logs {record.name}")
+    parts.append("Full log: " + phrase(api="service.get_logs()", cli=f"mldeploy service logs {record.name}"))
     return "\n".join(part for part in parts if part)
+
+
+def no_model_fix(record: ServiceRecord, report: dict[str, Any]) -> str | None:
+    """For a service deployed without a model whose script failed on the model folder (AZUREML_MODEL_DIR unset,
+    a None path, or Model.get_model_path finding nothing): that no model was given, where it is read, the fix."""
+    if record.models:
+        return None
+    text = "\n".join([*report.get("summary", []), report.get("traceback", "")])
+    none_path = report.get("exception") == "TypeError" and "NoneType" in text
+    if "AZUREML_MODEL_DIR" not in text and not none_path and report.get("exception") != "ModelNotFoundError":
+        return None
+    where = f"{Path(str(report.get('file', ''))).name}, line {report.get('line')}"
+    deploy = phrase(
+        api=f"Model.deploy(ws, {record.name!r}, [model], inference_config, overwrite=True), or "
+        f"ws.webservices[{record.name!r}].update(models=[model])",
+        cli=f"mldeploy service update {record.name} --model NAME[:VERSION], or deploy it again with --model",
+    )
+    return (
+        f"No model was given to this deployment, so AZUREML_MODEL_DIR is not set and the script's model folder "
+        f"does not exist ({where} uses it). Fix: deploy it with the model the script loads: {deploy}."
+    )
 
 
 class Target(Protocol):
@@ -92,6 +114,10 @@ class Target(Protocol):
         """Make ``record.revision``'s files (app folder, environment, image); the server's config."""
 
     def start(self, record: ServiceRecord, config: ServerConfig) -> None: ...
+    def running(self, record: ServiceRecord) -> bool:
+        """The service's server (process, container) is running, healthy or not (local and Docker: a Kubernetes
+        cluster restarts its pods itself)."""
+
     def apply(self, record: ServiceRecord, config: ServerConfig) -> int:
         """Make the running service use ``config`` and the current revision; the generation to wait past."""
 

@@ -8,6 +8,7 @@ that fails init() again and again is a CrashLoopBackOff; one whose worker the ke
 told how much memory to ask for, measured.
 """
 
+import contextlib
 import dataclasses
 import hashlib
 import time
@@ -105,7 +106,7 @@ class DockerTarget:
         """(Re)create the service's container from ``record.image``."""
         record.write_config(config)
         record.status_file.unlink(missing_ok=True)
-        self._remove(record)
+        previous = self._remove(record)
         cpu_cores, memory_gb = limits(record.deployment_config)
         memory = int(memory_gb * GIB)
         host = self.client.api.create_host_config(
@@ -121,7 +122,11 @@ class DockerTarget:
         self.client.api.start(created["Id"])
         record.started = time.time()
         record.save()
-        self._remove_images(record, keep=record.image)
+        self._remove_images(record, keep=record.image, previous=previous)
+
+    def running(self, record: ServiceRecord) -> bool:
+        container = self._container(record)
+        return container is not None and container.status in ("running", "restarting")
 
     def apply(self, record: ServiceRecord, config: ServerConfig) -> int:
         """A new container from the new image (the old one stops first: both would need the same port)."""
@@ -253,24 +258,33 @@ class DockerTarget:
         container.kill(signal="SIGHUP")
         return generation
 
-    def _remove(self, record: ServiceRecord) -> None:
+    def _remove(self, record: ServiceRecord) -> str | None:
+        """Stop and remove the service's container; the id of the image it ran."""
         container = self._container(record)
-        if container is not None:
-            container.stop(timeout=container.attrs["Config"].get("StopTimeout"))
-            container.remove(force=True)
+        if container is None:
+            return None
+        container.stop(timeout=container.attrs["Config"].get("StopTimeout"))
+        container.remove(force=True)
+        return str(container.attrs["Image"])
 
-    def _remove_images(self, record: ServiceRecord, keep: str | None) -> None:
-        """The service's images but ``keep`` (layers shared with other images stay)."""
+    def _remove_images(self, record: ServiceRecord, keep: str | None, previous: str | None = None) -> None:
+        """Our own leftovers: the service's tags but ``keep``, and the images they and the previous container's
+        image (``previous``, left untagged when a reload rebuilt its tag) leave untagged. Anyone else's tag on
+        the same image, and whatever another image or container still uses, stay."""
         from docker.errors import APIError
 
         repository = f"mldeploy/{container_name(record)}"
+        images = {previous} if previous else set()
         for image in self.client.images.list(name=repository):
+            images.add(image.id)
             for tag in image.tags:
-                if tag != keep:
-                    try:
+                if tag.rpartition(":")[0] == repository and tag != keep:
+                    with contextlib.suppress(APIError):  # untags; deletes the image only with its last tag
                         self.client.images.remove(tag)
-                    except APIError:
-                        continue
+        for image_id in images:
+            with contextlib.suppress(APIError):  # NotFound: removed with its last tag; conflict: still used
+                if not self.client.images.get(image_id).tags:
+                    self.client.images.remove(image_id)
 
     def stop(self, record: ServiceRecord) -> None:
         """Stop and remove the container, then its images."""

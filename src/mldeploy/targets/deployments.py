@@ -15,16 +15,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..errors import DockerUnavailable, ServiceNotFound
 from ..scoring.config import ServerConfig
 from ..wording import phrase
 from ..workspace.private import private_folder
-from ..workspace.services import ServiceRecord, check_name, claim, load, services_root
+from ..workspace.services import ServiceRecord, check_name, claim, load, load_all, services_root
 from ..workspace.workspace import WorkspaceStore
 from . import app_folder
 from .base import DeploymentError, Plan, Progress, Target
 from .local import LocalTarget, PortInUse, free_port, stop_strays
 
 TARGETS = ("local", "docker", "kubernetes")
+RESTARTABLE = ("local", "docker")  # a Kubernetes cluster restarts its pods itself
 PORT_ATTEMPTS = 5  # a port picked for the user and taken by another process before the server bound it
 
 
@@ -175,6 +177,54 @@ def finish_update(record: ServiceRecord) -> None:
 def reload(record: ServiceRecord) -> int:
     """Copy the edited code again and restart the scoring script; the generation to wait for."""
     return target_of(record.target).reload(record)
+
+
+def start(home: Path, name: str, progress: Progress, timeout_s: float) -> bool:
+    """Start service ``name`` again when its server is not running (it died, or the machine restarted): the same
+    code, models, settings and port, no rebuild. Returns once it is healthy: True, or False when it was running;
+    DeploymentError with the cause when it cannot start or does not become healthy."""
+    with changing(home, name, progress) as record:
+        if record.target not in RESTARTABLE:
+            raise DeploymentError(
+                f"Service {name!r} runs on Kubernetes, whose cluster restarts its pods itself; see why it is not "
+                "healthy: " + phrase(api="service.diagnose()", cli=f"mldeploy diagnose {name}") + "."
+            )
+        target = target_of(record.target)
+        if target.running(record):
+            return False
+        try:
+            target.admit(record.deployment_config, record.port, None)
+        except PortInUse:
+            again = phrase(api="Model.deploy(..., overwrite=True)", cli="mldeploy deploy ... --overwrite")
+            raise PortInUse(
+                f"Port {record.port} of service {name!r} is now used by another process: stop that process, or "
+                f"deploy the service again on another port ({again} with another port or none)."
+            ) from None
+        try:
+            config = ServerConfig.from_file(str(record.config_file))
+        except (OSError, ValueError, TypeError):
+            raise DeploymentError(f"The files of service {name!r} are damaged or gone; deploy it again.") from None
+        progress(f"starting service {name}")
+        target.start(record, config)
+        target.wait(record, timeout_s, progress)
+        return True
+
+
+def start_all(home: Path, progress: Progress, timeout_s: float) -> dict[str, str | None]:
+    """Start every local and Docker service of the workspace whose server is not running (after a restart of the
+    machine): by name, None for each started and healthy, else the cause. Services running already are left out."""
+    started: dict[str, str | None] = {}
+    for record in load_all(home):
+        if record.target not in RESTARTABLE:
+            continue
+        try:
+            if start(home, record.name, progress, timeout_s):
+                started[record.name] = None
+        except ServiceNotFound:
+            continue  # deleted meanwhile
+        except (DeploymentError, DockerUnavailable) as error:
+            started[record.name] = str(error)
+    return started
 
 
 def delete(record: ServiceRecord) -> None:

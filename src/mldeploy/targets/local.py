@@ -1,5 +1,6 @@
 """The local target: the scoring server as a detached process group on 127.0.0.1, state under the workspace."""
 
+import json
 import os
 import shutil
 import signal
@@ -11,16 +12,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..diagnose import stopped
 from ..environments.build import python_of
 from ..scoring.config import ServerConfig
+from ..wording import phrase
 from ..workspace.blobs import BlobStore
 from ..workspace.services import ServiceRecord
 from . import app_folder
 from .base import DeploymentError, Plan, Progress, ServiceState, failure_message, healthy, post_direct
 
+SERVER = b"mldeploy.scoring"
+WATCHER = b"mldeploy.targets.watcher"
 POLL_S = 0.05
 STOP_GRACE_S = 15.0
 LISTEN_TIMEOUT_S = 60.0  # the server binds its port first thing; past this, wait() reports what became of it
+LOG_LINES = 20  # quoted when the server stops
 LISTEN = "0A"  # TCP_LISTEN in /proc/net/tcp
 SOCKET_TABLES = ("/proc/net/tcp", "/proc/net/tcp6")
 
@@ -47,8 +53,8 @@ def check_port(port: int) -> None:
             ) from None
 
 
-def _alive(pid: int | None) -> bool:
-    """The server process exists and is not a zombie (and is still ours: its command is the scoring server)."""
+def _alive(pid: int | None, marker: bytes = SERVER) -> bool:
+    """The process exists and is not a zombie, and is still ours: its command line holds ``marker``."""
     if pid is None:
         return False
     try:
@@ -56,7 +62,16 @@ def _alive(pid: int | None) -> bool:
         command = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z" and b"mldeploy.scoring" in command
+    return stat.rsplit(")", 1)[1].split()[0] != "Z" and marker in command
+
+
+def _watcher_of(pid: int) -> int | None:
+    """The watcher that started server ``pid`` and records its exit (none for servers started without one)."""
+    try:
+        parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return parent if _alive(parent, WATCHER) else None
 
 
 def _listening_sockets(port: int) -> set[str]:
@@ -106,15 +121,47 @@ def stop_strays(folder: Path) -> None:
 
 
 def _stop_group(pid: int) -> None:
-    """Stop a server and its workers (its whole process group), gracefully first."""
+    """Stop a server, its workers and its watcher (their process group), gracefully first; return once the server
+    and its watcher (which records the exit in the service's folder) are gone."""
     if not _alive(pid):
         return
-    os.killpg(pid, signal.SIGTERM)
+    group = os.getpgid(pid)
+    if group == os.getpgid(0):
+        raise DeploymentError(f"Process {pid} is in this process's own group; it was not started as a service.")
+    watcher = _watcher_of(pid)
+    os.killpg(group, signal.SIGTERM)
     deadline = time.monotonic() + STOP_GRACE_S
-    while _alive(pid) and time.monotonic() < deadline:
+    while (_alive(pid) or _alive(watcher, WATCHER)) and time.monotonic() < deadline:
         time.sleep(POLL_S)
-    if _alive(pid):
-        os.killpg(pid, signal.SIGKILL)
+    if _alive(pid) or _alive(watcher, WATCHER):
+        os.killpg(group, signal.SIGKILL)
+
+
+def _launch(record: ServiceRecord) -> int:
+    """Start the server under its watcher, detached (both outlive this process); the server's pid."""
+    request = {
+        "command": [record.python or sys.executable, "-m", "mldeploy.scoring", str(record.config_file)],
+        "cwd": str(record.app_root),
+        "log": str(record.log_file),
+        "folder": str(record.path),
+    }
+    with open(record.log_file, "ab") as log:
+        watcher = subprocess.Popen(
+            [sys.executable, "-m", "mldeploy.targets.watcher"], cwd="/", stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=log, start_new_session=True,
+        )  # fmt: skip
+    assert watcher.stdin is not None and watcher.stdout is not None
+    with watcher.stdin, watcher.stdout:
+        watcher.stdin.write(json.dumps(request).encode() + b"\n")
+        watcher.stdin.flush()
+        answer = json.loads(watcher.stdout.readline() or b'{"error": "its watcher stopped (see the log)"}')
+    if "error" in answer:
+        raise DeploymentError(
+            f"The scoring server of {record.name!r} could not be started: {answer['error']}. If its environment was "
+            "removed, " + phrase(api="update the service with its InferenceConfig", cli="update it with --conda-file "
+            "or --pip-requirements") + " to build it again."
+        )  # fmt: skip
+    return int(answer["pid"])
 
 
 class LocalTarget:
@@ -164,21 +211,18 @@ class LocalTarget:
         on its port, or has stopped (wait() reports why). PortInUse when another process took the port first."""
         record.write_config(config)
         record.status_file.unlink(missing_ok=True)
-        python = record.python or sys.executable
-        with open(record.log_file, "ab") as log:
-            process = subprocess.Popen(
-                [python, "-m", "mldeploy.scoring", str(record.config_file)],
-                cwd=record.app_root, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
-        record.pid = process.pid
+        record.exit_file.unlink(missing_ok=True)
+        record.pid = _launch(record)
         record.save()
         deadline = time.monotonic() + LISTEN_TIMEOUT_S
-        while not _listens(process.pid, record.port) and time.monotonic() < deadline:
-            if process.poll() is not None:
+        while not _listens(record.pid, record.port) and time.monotonic() < deadline:
+            if not _alive(record.pid):
                 check_port(record.port)
                 return
             time.sleep(POLL_S)
+
+    def running(self, record: ServiceRecord) -> bool:
+        return _alive(record.pid)
 
     def post(self, record: ServiceRecord, body: bytes) -> tuple[int, bytes]:
         return post_direct(record, body)
@@ -192,28 +236,28 @@ class LocalTarget:
         return ServiceState.FAILED if status and status["state"] == "failed" else ServiceState.TRANSITIONING
 
     def wait(self, record: ServiceRecord, timeout_s: float, progress: Progress, generation: int = 0) -> None:
-        """Until the server (generation > ``generation`` after a reload) is ready; DeploymentError when it fails."""
+        """Until the server (generation > ``generation`` after a reload) is ready; DeploymentError when it fails
+        or is not running (why: a start-up failure, or how and when it ended after serving)."""
         started = time.monotonic()
         while time.monotonic() - started < timeout_s:
-            status = record.status()
-            if status and status["generation"] > generation:
-                if status["state"] == "failed":
-                    raise DeploymentError(failure_message(record, status.get("report"), self.logs(record, 20)))
-                if healthy(record.port):
-                    return
             if not _alive(record.pid):
                 if not record.path.exists():
                     raise DeploymentError(
                         f"Service {record.name!r} was deleted (by another process) before it became healthy."
                     )
-                status = record.status()
-                report = status.get("report") if status else None
-                raise DeploymentError(failure_message(record, report, self.logs(record, 20)))
+                raise DeploymentError(stopped.explain(record, self.logs(record, LOG_LINES)))
+            status = record.status()
+            if status and status["generation"] > generation:
+                if status["state"] == "failed":
+                    raise DeploymentError(failure_message(record, status.get("report"), self.logs(record, LOG_LINES)))
+                if healthy(record.port):
+                    return
             progress(f"waiting for init() ({time.monotonic() - started:.0f} s)")
             time.sleep(POLL_S)
+        logs = phrase(api=f"ws.webservices[{record.name!r}].get_logs()", cli=f"mldeploy service logs {record.name}")
         raise DeploymentError(
-            f"Service {record.name!r} was not healthy after {timeout_s:.0f} s (init() still running?). "
-            f"See `mldeploy service logs {record.name}`."
+            f"Service {record.name!r} was not healthy after {timeout_s:.0f} s (init() still running?); see its log: "
+            f"{logs}."
         )
 
     def logs(self, record: ServiceRecord, num_lines: int) -> str:

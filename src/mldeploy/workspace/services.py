@@ -73,6 +73,11 @@ class ServiceRecord:
         return self.path / "server.log"
 
     @property
+    def exit_file(self) -> Path:
+        """How the local server last ended (its watcher writes it): pid, code (negative: the signal), at."""
+        return self.path / "exit.json"
+
+    @property
     def scoring_uri(self) -> str:
         return self.scoring_url or f"http://127.0.0.1:{self.port}/score"
 
@@ -84,10 +89,17 @@ class ServiceRecord:
         write_private(self.config_file, config.to_json())
 
     def status(self) -> dict[str, Any] | None:
-        try:
-            return json.loads(self.status_file.read_text())
-        except (OSError, ValueError):
-            return None
+        return _read_json(self.status_file)
+
+    def exit_status(self) -> dict[str, Any] | None:
+        return _read_json(self.exit_file)
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return dict(json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 def services_root(home: Path) -> Path:
@@ -106,7 +118,7 @@ def load(home: Path, name: str) -> ServiceRecord:
     except (OSError, ValueError):
         known = ", ".join(record.name for record in load_all(home)) or "none"
         deploy = phrase(api=f"Model.deploy(ws, {name!r}, ...)", cli=f"mldeploy deploy {name} ...")
-        message = f"No service {name!r} in this workspace (services: {known}); deploy it: {deploy}."
+        message = f"No service {name!r} in this workspace (services: {known}); deploy it first ({deploy})."
         raise ServiceNotFound(message) from None
 
 

@@ -1,10 +1,13 @@
 """Container deployments on the real Docker engine (the ACI equivalent): lifecycle, limits, keys, and every
 failure mode of the seed, each with its message."""
 
+import contextlib
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
+import docker.errors
 import httpx
 import pytest
 
@@ -39,7 +42,9 @@ def run(data):
     return data
 """
 FAILING_INIT = """\
+import contextlib
 import json
+import uuid
 
 
 def init():
@@ -54,6 +59,23 @@ def run(data):
 
 def _inspect(docker_client: Any, service: Webservice) -> dict[str, Any]:
     return docker_client.api.inspect_container(container_name(service._record))  # type: ignore[no-any-return]
+
+
+def _tag(docker_client: Any, image: str, tag: str) -> None:
+    repository, _, version = tag.rpartition(":")
+    assert docker_client.api.tag(image, repository, version)
+
+
+def _image_id(docker_client: Any, reference: str) -> str:
+    return str(docker_client.images.get(reference).id)
+
+
+def _exists(docker_client: Any, reference: str) -> bool:
+    try:
+        docker_client.images.get(reference)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
 
 
 def _sklearn_environment(project: Path) -> Environment:
@@ -99,22 +121,38 @@ def test_lifecycle_limits_keys_reload_update_delete(
         assert answer.status_code == status
     assert "Booting worker with pid" in service.get_logs()
 
-    score = project / "score.py"
-    score.write_text(score.read_text().replace('{"result": result.tolist()}', '{"result": result.tolist(), "v": 2}'))
-    service.reload()
-    assert json.loads(service.run(SAMPLE))["v"] == 2
+    user_tags = [f"mldeploy-test/users-own:{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    try:
+        _tag(docker_client, service._record.image, user_tags[0])  # the user's tag on the first image
+        score = project / "score.py"
+        original = score.read_text()
+        for version in (2, 3):
+            score.write_text(
+                original.replace('"result": result.tolist()', f'"result": result.tolist(), "v": {version}')
+            )
+            replaced = _image_id(docker_client, service._record.image)
+            service.reload()
+            assert json.loads(service.run(SAMPLE))["v"] == version
+        assert _exists(docker_client, user_tags[0]), "a reload keeps the user's tag"
+        assert not _exists(docker_client, replaced), "the image the last reload replaced (untagged, unused) is gone"
 
-    service.update(deployment_config=AciWebservice.deploy_configuration(cpu_cores=0.5, memory_gb=0.75,
-                                                                        auth_enabled=True))  # fmt: skip
-    assert _inspect(docker_client, service)["HostConfig"]["Memory"] == int(0.75 * GIB)
-    assert service.get_keys() == (new_primary, secondary)
-    assert json.loads(service.run(SAMPLE))["v"] == 2
+        _tag(docker_client, service._record.image, user_tags[1])
+        service.update(deployment_config=AciWebservice.deploy_configuration(cpu_cores=0.5, memory_gb=0.75,
+                                                                            auth_enabled=True))  # fmt: skip
+        assert _inspect(docker_client, service)["HostConfig"]["Memory"] == int(0.75 * GIB)
+        assert service.get_keys() == (new_primary, secondary)
+        assert json.loads(service.run(SAMPLE))["v"] == 3
 
-    image = service._record.image
-    service.delete()
-    assert not docker_client.containers.list(all=True, filters={"name": container_name(service._record)})
-    assert not docker_client.images.list(name=image.split(":")[0])
-    assert docker_client.images.list(name="mldeploy/env"), "the environment layer is kept for other services"
+        image = service._record.image
+        service.delete()
+        assert not docker_client.containers.list(all=True, filters={"name": container_name(service._record)})
+        assert not docker_client.images.list(name=image.split(":")[0])
+        assert docker_client.images.list(name="mldeploy/env"), "the environment layer is kept for other services"
+        assert all(_exists(docker_client, tag) for tag in user_tags), "update and delete keep the user's tags"
+    finally:
+        for tag in user_tags:
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                docker_client.images.remove(tag)
 
 
 def test_init_failure_is_a_crash_loop_reported_without_waiting(

@@ -154,3 +154,27 @@ def test_a_deployment_killed_while_preparing_does_not_block_the_name(
     assert folder.exists() and not (folder / "service.json").exists()
     assert subprocess.run(command, capture_output=True, text=True, timeout=300).returncode == 0
     assert Webservice(workspace, "killed").state == "Healthy"
+
+
+def test_a_deployment_without_a_model_says_so_and_takes_one_by_update_or_overwrite_keeping_its_port(
+    workspace: Workspace, model: Model, project: Path
+) -> None:
+    service = Model.deploy(workspace, "no-model", [], InferenceConfig(entry_script="score.py"))
+    with pytest.raises(WebserviceException) as error:
+        service.wait_for_deployment()
+    message = str(error.value)
+    assert "init() failed in " + str(Path(service._record.folder) / "app-1" / "score.py") + ", line 13" in message
+    assert "No model was given to this deployment, so AZUREML_MODEL_DIR is not set" in message
+    assert "score.py, line 13 looks for the model there. Fix: " in message
+    assert "ws.webservices['no-model'].update(models=[model])" in message
+    command = [sys.executable, "-m", "mldeploy", "--workspace", str(workspace.path), "deploy", "no-model-cli",
+               "--entry-script", "score.py"]  # fmt: skip
+    deployed = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert deployed.returncode == 1
+    assert "mldeploy service update no-model-cli --model NAME[:VERSION]" in deployed.stderr
+    assert "Model.deploy(" not in deployed.stderr and "ws.webservices" not in deployed.stderr
+    service.update(models=[model])  # the failed server is started with the model
+    assert "result" in json.loads(service.run(SAMPLE))
+    again = Model.deploy(workspace, "no-model", [model], InferenceConfig(entry_script="score.py"), overwrite=True)
+    again.wait_for_deployment()
+    assert again.port == service.port, "a service replaced without a port given keeps its port"

@@ -16,6 +16,7 @@ from ..progress import Steps
 from ..targets import deployments
 from ..targets.base import DeploymentError, Progress
 from ..targets.keys import key_index, new_key
+from ..wording import phrase
 from ..workspace.services import ServiceNotFound, ServiceRecord, load, load_all
 from . import deploy_config
 from .debugging import print_launch_configuration
@@ -143,9 +144,10 @@ class Webservice:
         try:
             status, payload = self._target.post(self._record, body)
         except (urllib.error.URLError, OSError) as error:
+            why = phrase(api="service.diagnose() and service.get_logs()", cli=f"mldeploy diagnose {self.name}")
             raise WebserviceException(
                 f"Service {self.name} did not answer at {self.scoring_uri} ({error}); its state is {self.state}. "
-                f"See service.get_logs()."
+                f"Why: {why}."
             ) from None
         if status != 200:
             detail = payload.decode(errors="replace")
@@ -214,8 +216,11 @@ class Webservice:
         """(primary, secondary): send one as ``Authorization: Bearer <key>``."""
         if not self._record.keys:
             raise WebserviceException(
-                f"Service {self.name} has no keys: auth is not enabled. Update it with "
-                "deployment_config=AciWebservice.deploy_configuration(auth_enabled=True)."
+                f"Service {self.name} has no keys: auth is not enabled. Turn it on: "
+                + phrase(
+                    api="service.update(deployment_config=AciWebservice.deploy_configuration(auth_enabled=True)).",
+                    cli=f"mldeploy service update {self.name} --auth",
+                )
             )
         primary, secondary = self._record.keys
         return primary, secondary

@@ -21,8 +21,8 @@ def _user_frame(error: BaseException, entry_script: str) -> traceback.FrameSumma
         return traceback.FrameSummary(error.filename, error.lineno or 0, "<module>", line=error.text)
     user_root = os.path.dirname(entry_script)
     for frame in reversed(frames):
-        filename = os.path.realpath(frame.filename)
-        if filename.startswith(user_root) and "site-packages" not in filename:
+        filename = os.path.realpath(frame.filename)  # "<frozen posixpath>" would resolve inside the app root
+        if filename.startswith(user_root) and "site-packages" not in filename and not frame.filename.startswith("<"):
             return frame
     return frames[-1] if frames else None
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import DeploymentError, ModelError
+from ..wording import phrase
 from ..workspace.blobs import BlobStore
 from ..workspace.paths import inside
 from ..workspace.schema import ModelRow
@@ -51,8 +52,12 @@ def resolve_entry_script(entry_script: str, source_directory: str | None) -> tup
         raise FileNotFoundError(f"The source directory {source} does not exist.")
     if not script.is_file():
         where = f" in the source directory {source}" if source else ""
+        relative = phrase(
+            api="InferenceConfig(entry_script=...) is relative to source_directory",
+            cli="--entry-script is relative to --source-dir",
+        )
         raise FileNotFoundError(
-            f"The entry script {entry_script} was not found{where}. InferenceConfig(entry_script=...) is relative "
-            "to source_directory when one is given, else to the current directory."
+            f"The entry script {entry_script} was not found{where}. {relative} when one is given, else to the "
+            "current directory."
         )
     return script.resolve(), source

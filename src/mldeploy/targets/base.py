@@ -94,13 +94,13 @@ def no_model_fix(record: ServiceRecord, report: dict[str, Any]) -> str | None:
         return None
     where = f"{Path(str(report.get('file', ''))).name}, line {report.get('line')}"
     deploy = phrase(
-        api=f"Model.deploy(ws, {record.name!r}, [model], inference_config, overwrite=True), or "
-        f"ws.webservices[{record.name!r}].update(models=[model])",
-        cli=f"mldeploy service update {record.name} --model NAME[:VERSION], or deploy it again with --model",
+        api=f"ws.webservices[{record.name!r}].update(models=[model]), or Model.deploy(ws, {record.name!r}, [model], "
+        "inference_config, overwrite=True)",
+        cli=f"mldeploy service update {record.name} --model NAME[:VERSION] (or deploy it again with --model)",
     )
     return (
-        f"No model was given to this deployment, so AZUREML_MODEL_DIR is not set and the script's model folder "
-        f"does not exist ({where} uses it). Fix: deploy it with the model the script loads: {deploy}."
+        "No model was given to this deployment, so AZUREML_MODEL_DIR is not set and there is no model folder: "
+        f"{where} looks for the model there. Fix: give the service the model the script loads: {deploy}."
     )
 
 

@@ -19,6 +19,7 @@ from ..diagnose.containers import PULL_REASONS
 from ..diagnose.model import ClusterState
 from ..diagnose.rules import diagnose
 from ..scoring.config import ServerConfig
+from ..wording import phrase
 from ..workspace.blobs import BlobStore
 from ..workspace.services import ServiceRecord
 from . import kube_manifests
@@ -32,10 +33,17 @@ from .service_image import build_service_image
 POLL_S = 0.5
 KEDA = {"group": "keda.sh", "version": "v1alpha1", "plural": "scaledobjects"}
 MANAGED_BY = "app.kubernetes.io/managed-by"
-NO_CLUSTER = (
-    "No Kubernetes cluster is configured ({reason}). Point KUBECONFIG at your cluster's kubeconfig (or use "
-    "~/.kube/config), or name a context with --context / deploy_configuration's context."
-)
+
+
+def _context_option() -> str:
+    return phrase(api="AksWebservice.deploy_configuration(context=...)", cli="--context")
+
+
+def _no_cluster(reason: str) -> str:
+    return (
+        f"No Kubernetes cluster is configured ({reason}). Point KUBECONFIG at your cluster's kubeconfig (or use "
+        f"~/.kube/config), or name a context with {_context_option()}."
+    )
 
 
 Result = TypeVar("Result")
@@ -55,7 +63,7 @@ def reaching(method: Callable[..., Result]) -> Callable[..., Result]:
             host = self._api_client.configuration.host if self._api_client else "?"
             raise DeploymentError(
                 f"The Kubernetes API server at {host} does not answer ({type(error).__name__}). Check that the "
-                "cluster is up and that KUBECONFIG / --context point at it."
+                f"cluster is up and that KUBECONFIG / {_context_option()} point at it."
             ) from None
         except ApiException as error:
             raise DeploymentError(
@@ -80,7 +88,7 @@ class KubernetesTarget:
             try:
                 self._api_client = config.new_client_from_config(config_file=config_file, context=context)
             except (config.ConfigException, OSError, TypeError) as error:
-                raise DeploymentError(NO_CLUSTER.format(reason=str(error).splitlines()[0])) from None
+                raise DeploymentError(_no_cluster(str(error).splitlines()[0])) from None
             self._context = context
         return self._api_client
 
@@ -164,10 +172,11 @@ class KubernetesTarget:
         return self.apply(record, ServerConfig.from_file(str(record.config_file)))
 
     def reload(self, record: ServiceRecord) -> int:
-        raise DeploymentError(
-            "On Kubernetes an edited score.py needs a new image: run service.update(inference_config=...) "
-            "(`mldeploy service update NAME --entry-script score.py`); the pods roll to it."
+        update = phrase(
+            api="service.update(inference_config=...)",
+            cli=f"mldeploy service update {record.name} --entry-script SCRIPT",
         )
+        raise DeploymentError(f"On Kubernetes an edited score.py needs a new image: {update}; the pods roll to it.")
 
     def _snapshot(self, record: ServiceRecord) -> tuple[Any, ClusterState]:
         core, apps, _ = self._apis(record)
@@ -207,7 +216,9 @@ class KubernetesTarget:
             progress(f"{status.get('readyReplicas') or 0}/{deployment['spec']['replicas']} pods ready{note}")
             time.sleep(POLL_S)
         raise DeploymentError(
-            f"Service {record.name!r} was not ready after {timeout_s:.0f} s. See `mldeploy diagnose {record.name}`."
+            f"Service {record.name!r} was not ready after {timeout_s:.0f} s; see why: "
+            + phrase(api="service.diagnose()", cli=f"mldeploy diagnose {record.name}")
+            + "."
         )
 
     @reaching

@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from ..errors import DockerUnavailable, ServiceNotFound
 from ..scoring.config import ServerConfig
@@ -85,22 +86,9 @@ def _deploy(
     store: WorkspaceStore, name: str, plan: Plan, overwrite: bool, progress: Progress, kind: str
 ) -> ServiceRecord:
     folder = services_root(store.home) / name
-    if folder.exists() and not (folder / "service.json").exists():
-        stop_strays(folder)  # left by a deployer killed before it saved the record: no live deployer holds the name
-        shutil.rmtree(folder)
-    if folder.exists():
-        if not overwrite:
-            raise DeploymentError(
-                f"A service named {name!r} already exists. "
-                + phrase(
-                    api=f"Pass overwrite=True to replace it, or delete it first (ws.webservices[{name!r}].delete()).",
-                    cli=f"Add --overwrite to replace it, or delete it first: mldeploy service delete {name}",
-                )
-            )
-        delete(load(store.home, name))
+    kept = _clear(store.home, name, overwrite)
     target = target_of(kind)
-    port = plan.settings.get("port") or free_port()
-    target.admit(plan.settings, port, None)
+    port = _port(target, plan.settings, kept)
     private_folder(folder)
     record = ServiceRecord(name=name, target=kind, port=port, folder=str(folder))
     try:
@@ -112,6 +100,42 @@ def _deploy(
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return record
+
+
+def _clear(home: Path, name: str, overwrite: bool) -> int | None:
+    """Make way for service ``name``: remove a leftover folder, and with ``overwrite`` the service of that name
+    (else refuse); the replaced service's port."""
+    folder = services_root(home) / name
+    if folder.exists() and not (folder / "service.json").exists():
+        stop_strays(folder)  # left by a deployer killed before it saved the record: no live deployer holds the name
+        shutil.rmtree(folder)
+    if not folder.exists():
+        return None
+    if not overwrite:
+        raise DeploymentError(
+            f"A service named {name!r} already exists. "
+            + phrase(
+                api=f"Pass overwrite=True to replace it, or delete it first (ws.webservices[{name!r}].delete()).",
+                cli=f"Add --overwrite to replace it, or delete it first: mldeploy service delete {name}",
+            )
+        )
+    replaced = load(home, name)
+    delete(replaced)
+    return replaced.port
+
+
+def _port(target: Target, settings: dict[str, Any], kept: int | None) -> int:
+    """The port asked for; else the replaced service's while it is free; else a free one. Refused when taken."""
+    given = settings.get("port")
+    if not given and kept:
+        try:
+            target.admit(settings, kept, None)
+            return kept
+        except PortInUse:
+            pass  # taken by another process since the replaced service let it go
+    port = int(given or free_port())
+    target.admit(settings, port, None)
+    return port
 
 
 def _start(target: Target, record: ServiceRecord, config: ServerConfig, port_given: bool) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..diagnose import stopped
-from ..environments.build import python_of
+from ..environments.venv import python_of
 from ..scoring.config import ServerConfig
 from ..wording import phrase
 from ..workspace.blobs import BlobStore
@@ -47,9 +47,10 @@ def check_port(port: int) -> None:
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
+            choose = phrase(api="LocalWebservice.deploy_configuration(port=...)", cli="--port")
             raise PortInUse(
-                f"Port {port} is already in use on 127.0.0.1. Choose another with "
-                f"LocalWebservice.deploy_configuration(port=...) (--port), or leave it out to get a free one."
+                f"Port {port} is already in use on 127.0.0.1. Choose another with {choose}, or leave it out to get "
+                "a free one."
             ) from None
 
 
@@ -193,7 +194,10 @@ class LocalTarget:
 
     def apply(self, record: ServiceRecord, config: ServerConfig) -> int:
         """A rolling reload: the server reads its config file again; the old workers serve until the new are
-        ready."""
+        ready. A server that is not running (it failed, or stopped) is started with ``config``."""
+        if not _alive(record.pid):
+            self.start(record, config)
+            return 0
         record.write_config(config)
         record.save()
         return self.signal_reload(record)
@@ -204,6 +208,9 @@ class LocalTarget:
         except FileNotFoundError as error:
             raise DeploymentError(str(error)) from None
         app_folder.copy_code(record.app_root, script, source)
+        if not _alive(record.pid):
+            self.start(record, ServerConfig.from_file(str(record.config_file)))
+            return 0
         return self.signal_reload(record)
 
     def start(self, record: ServiceRecord, config: ServerConfig) -> None:
@@ -270,9 +277,8 @@ class LocalTarget:
     def signal_reload(self, record: ServiceRecord) -> int:
         """Ask the server to replace its workers; the generation the new workers must pass."""
         if not _alive(record.pid):
-            raise DeploymentError(
-                f"Service {record.name!r} is not running; deploy it again (Model.deploy(..., overwrite=True))."
-            )
+            start = phrase(api="service.start()", cli=f"mldeploy service start {record.name}")
+            raise DeploymentError(f"Service {record.name!r} is not running; start it first: {start}.")
         status = record.status()
         generation = status["generation"] if status else 0
         os.kill(record.pid, signal.SIGHUP)  # type: ignore[arg-type]

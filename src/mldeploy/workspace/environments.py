@@ -5,6 +5,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..environments.spec import EnvironmentSpec
 from ..errors import EnvironmentNotFound
+from ..wording import phrase
 from .locking import write
 from .names import check_registry_name
 from .schema import EnvironmentName, EnvironmentRow
@@ -38,8 +39,11 @@ def get(sessions: sessionmaker[Session], name: str, version: int | None = None) 
     if row is None:
         known = ", ".join(names) or "none yet"
         raise EnvironmentNotFound(
-            f"No environment {name!r} in this workspace (registered: {known}). "
-            "Register it with `mldeploy env build --name NAME --conda-file F` (or --pip-requirements F)."
+            f"No environment {name!r} in this workspace (registered: {known}). Register it with "
+            + phrase(
+                api="Environment.from_conda_specification(NAME, FILE).register(ws) (or from_pip_requirements).",
+                cli="mldeploy env build --name NAME --conda-file F (or --pip-requirements F).",
+            )
         )
     return EnvironmentSpec.from_json(row.spec), row.version
 

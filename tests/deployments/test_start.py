@@ -1,0 +1,79 @@
+"""Local services whose server stopped (issue 15, item 4): diagnosed as "was healthy, then ended by …" apart
+from start-up failures, and started again with the same code, models and port, one or all of them (after a
+restart of the machine). Real servers, really killed."""
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+from mldeploy import InferenceConfig, Model, Webservice, Workspace
+from mldeploy.diagnose.stopped import boot_time
+from mldeploy.targets import deployments
+
+SAMPLE = json.dumps({"data": [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]]})
+START_TIMEOUT_S = 120
+
+
+def kill(service: Webservice, whole_group: bool = False) -> None:
+    """SIGKILL the service's server (with ``whole_group``: its watcher and workers too, as a power cut would)."""
+    pid = service._record.pid
+    assert pid is not None
+    if whole_group:
+        os.killpg(os.getpgid(pid), signal.SIGKILL)
+    else:
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while service.state != "Failed":
+        assert time.monotonic() < deadline, "the killed server still counts as running"
+        time.sleep(0.05)
+
+
+def test_a_server_killed_after_serving_is_told_apart_from_a_start_up_failure_and_started_again(
+    workspace: Workspace, model: Model, project: Path
+) -> None:
+    service = Model.deploy(workspace, "revive", [model], InferenceConfig(entry_script="score.py"))
+    service.wait_for_deployment()
+    port = service.port
+    kill(service)
+    deadline = time.monotonic() + 30
+    while not (Path(service._record.folder) / "exit.json").exists():  # the watcher records the exit
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    [diagnosis] = service.diagnose()
+    assert diagnosis.startswith("Service 'revive' was healthy (since "), diagnosis
+    assert "Its server was ended by signal SIGKILL (killed: by the kernel for lack of memory (OOM)" in diagnosis
+    assert "ready for serving traffic" in diagnosis.split("Last log lines:")[1]
+    assert "Fix: start it again: ws.webservices['revive'].start()." in diagnosis
+    assert "before it became healthy" not in diagnosis
+    assert service.start() is True
+    assert (service.state, service.port) == ("Healthy", port)
+    assert "result" in json.loads(service.run(SAMPLE))
+    assert service.start() is False, "a running service is left alone"
+
+
+def test_after_a_restart_of_the_machine_start_all_brings_back_every_stopped_service(
+    workspace: Workspace, model: Model, project: Path
+) -> None:
+    """The restart is simulated: each stopped service's processes are all killed (no exit is recorded) and its
+    last healthy time is set to before this machine's boot time."""
+    config = InferenceConfig(entry_script="score.py")
+    stopped = [Model.deploy(workspace, name, [model], config) for name in ("first", "second")]
+    running = Model.deploy(workspace, "running", [model], config)
+    for service in [*stopped, running]:
+        service.wait_for_deployment()
+    booted = boot_time()
+    assert booted is not None
+    for service in stopped:
+        kill(service, whole_group=True)
+        os.utime(Path(service._record.folder) / "status.json", (booted - 60, booted - 60))
+    [diagnosis] = stopped[0].diagnose()
+    assert "The machine restarted at " in diagnosis and "the server has not been started since" in diagnosis
+    pid = running._record.pid
+    steps: list[str] = []
+    assert deployments.start_all(workspace.path, steps.append, START_TIMEOUT_S) == {"first": None, "second": None}
+    assert "starting service first" in steps
+    for service in stopped:
+        assert "result" in json.loads(Webservice(workspace, service.name).run(SAMPLE))
+    assert Webservice(workspace, "running")._record.pid == pid

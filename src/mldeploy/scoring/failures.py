@@ -5,8 +5,10 @@ import sys
 import traceback
 from typing import Any
 
+from . import environment_check
 from .shim.model import ModelNotFoundError, model_tree_lines
 
+AGAIN = "deploy again (the environment is built again with it)"
 STAGES = {
     "import": "Loading the scoring script",
     "check": "Checking the scoring script",
@@ -21,10 +23,25 @@ def _user_frame(error: BaseException, entry_script: str) -> traceback.FrameSumma
         return traceback.FrameSummary(error.filename, error.lineno or 0, "<module>", line=error.text)
     user_root = os.path.dirname(entry_script)
     for frame in reversed(frames):
-        filename = os.path.realpath(frame.filename)  # "<frozen posixpath>" would resolve inside the app root
-        if filename.startswith(user_root) and "site-packages" not in filename and not frame.filename.startswith("<"):
+        if not os.path.isabs(frame.filename):  # frozen ("<frozen posixpath>") or compiled ("sklearn/x.pyx") code
+            continue  # would resolve inside the app root
+        filename = os.path.realpath(frame.filename)
+        if filename.startswith(user_root) and "site-packages" not in filename:
             return frame
     return frames[-1] if frames else None
+
+
+def environment_fault(error: BaseException) -> dict[str, Any] | None:
+    """What the environment did wrong when ``error`` is its fault, not the script's: raised inside an installed
+    package by an import or a binary incompatibility (a package compiled against another version of its
+    dependency, a missing system library). A module that is not installed at all keeps its own fix."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames or isinstance(error, ModuleNotFoundError):
+        return None
+    if environment_check.distribution_of(frames[-1].filename) is None:
+        return None
+    found = environment_check.fault(error)
+    return found if isinstance(error, ImportError) or found["binary"] else None
 
 
 def _fix(error: BaseException) -> str:
@@ -58,10 +75,13 @@ def describe(stage: str, error: BaseException, entry_script: str) -> dict[str, A
     what = f"{type(error).__name__}: {error}".rstrip(": ")
     where = f"{frame.filename}, line {frame.lineno}, in {frame.name}" if frame else entry_script
     summary = [f"{STAGES.get(stage, stage)} failed in {where}", f"  {frame.line}" if frame and frame.line else "", what]
+    fault = environment_fault(error)
+    if fault is not None:
+        summary.append(f"The environment is at fault, not the script: {environment_check.cause(fault)}")
     return {
         "stage": stage,
         "summary": [line for line in summary if line],
-        "fix": _fix(error),
+        "fix": environment_check.fix(fault, then=AGAIN) if fault else _fix(error),
         "traceback": "".join(traceback.format_exception(error)),
         "exception": type(error).__name__,
         "file": frame.filename if frame else entry_script,

@@ -23,9 +23,10 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..environments.build import copy_runtime, runtime_requirements
+from ..environments.advice import runtime_conflict
 from ..environments.registry import container_pip_conf, host_ca_bundle
 from ..environments.spec import EnvironmentSpec
+from ..environments.venv import copy_runtime, runtime_requirements
 from ..errors import DeploymentError
 from ..scoring.config import ServerConfig
 from ..workspace.blobs import BlobStore
@@ -94,6 +95,9 @@ def write_context(
             f"The container base image has Python 3.11; the environment asks for Python {spec.python}. "
             "Change python= in the conda file to 3.11 (or leave it out)."
         )
+    conflict = runtime_conflict(spec) if spec is not None else None
+    if conflict:
+        raise DeploymentError(conflict)
     try:
         script, source = app_folder.resolve_entry_script(entry_script, source_directory)
     except FileNotFoundError as error:

@@ -206,3 +206,15 @@ def test_an_absent_engine_fails_the_deployment_with_how_to_start_it(
         _deploy(workspace, model, "aci-noengine", "score.py")
     assert "dockerd --bridge=none --iptables=false" in str(failure.value)
     assert not (services_root(workspace.path) / "aci-noengine").exists()
+
+
+def test_a_pin_against_the_scoring_runtime_is_refused_before_the_image_is_built(
+    docker_client: Any, workspace: Workspace, model: Model, project: Path
+) -> None:
+    (project / "requirements.txt").write_text("inference-schema==1.0.2\n")
+    environment = Environment.from_pip_requirements("old-schema", "requirements.txt")
+    with pytest.raises(WebserviceException) as failure:
+        _deploy(workspace, model, "aci-schema", "score.py", environment=environment)
+    message = str(failure.value)
+    assert "Your requirement inference-schema==1.0.2 (environment 'old-schema') conflicts with" in message
+    assert "installs inference-schema>=1.7 into every environment" in message

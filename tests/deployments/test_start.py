@@ -7,13 +7,19 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
-from mldeploy import InferenceConfig, Model, Webservice, Workspace
+import pytest
+
+from mldeploy import AciWebservice, InferenceConfig, Model, Webservice, Workspace
 from mldeploy.diagnose.stopped import boot_time
 from mldeploy.targets import deployments
+from mldeploy.targets.container import container_name
+from tests.containers.conftest import docker_client  # noqa: F401 - the real engine, or the test is skipped
 
 SAMPLE = json.dumps({"data": [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]]})
 START_TIMEOUT_S = 120
+ECHO = "def init():\n    pass\n\n\ndef run(data):\n    return data\n"
 
 
 def kill(service: Webservice, whole_group: bool = False) -> None:
@@ -77,3 +83,21 @@ def test_after_a_restart_of_the_machine_start_all_brings_back_every_stopped_serv
     for service in stopped:
         assert "result" in json.loads(Webservice(workspace, service.name).run(SAMPLE))
     assert Webservice(workspace, "running")._record.pid == pid
+
+
+@pytest.mark.slow
+def test_a_docker_service_whose_container_is_gone_gets_a_new_one_from_its_image(
+    docker_client: Any,  # noqa: F811
+    workspace: Workspace,
+    project: Path,
+) -> None:
+    (project / "echo.py").write_text(ECHO)
+    config = AciWebservice.deploy_configuration()
+    service = Model.deploy(workspace, "aci-revive", [], InferenceConfig(entry_script="echo.py"), config)
+    service.wait_for_deployment()
+    docker_client.containers.get(container_name(service._record)).remove(force=True)
+    assert service.diagnose() == [
+        "The container of 'aci-revive' is gone; start it again (from its image): service.start()."
+    ]
+    assert deployments.start_all(workspace.path, lambda step: None, START_TIMEOUT_S) == {"aci-revive": None}
+    assert service.run("hi") == "hi"

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..diagnose.containers import BOOT_LINE
 from ..scoring.config import ServerConfig
+from ..wording import phrase
 from ..workspace.blobs import BlobStore
 from ..workspace.services import ServiceRecord
 from . import app_folder
@@ -171,7 +172,10 @@ class DockerTarget:
         while time.monotonic() - started < timeout_s:
             container = self._container(record)
             if container is None:
-                raise DeploymentError(f"The container of {record.name!r} is gone; deploy the service again.")
+                again = phrase(api="service.start()", cli=f"mldeploy service start {record.name}")
+                raise DeploymentError(
+                    f"The container of {record.name!r} is gone; start it again (from its image): {again}."
+                )
             status = record.status()
             fresh = status is not None and status["generation"] > generation
             if fresh and status["state"] == "ready" and healthy(record.port):

@@ -46,6 +46,8 @@ CASES = {
         f"service {command}: not found": Case(("service", command, "nope"), NOT_FOUND, "No service 'nope'")
         for command in ("show", "logs", "run", "reload", "update", "keys", "delete", "diagnose")
     },
+    "service start: no name": Case(("service", "start"), BAD_INPUT, "--all"),
+    "service start: a name and --all": Case(("service", "start", "echo-svc", "--all"), BAD_INPUT, "--all"),
     "service logs: bad tail": Case(("service", "logs", "echo-svc", "--tail", "0"), BAD_INPUT),
     "service run: run() raised": Case(("service", "run", "boom-svc", '"hi"'), FAILED, "mldeploy service logs boom-svc"),
     "service update: --cpu -1": Case(("service", "update", "echo-svc", "--cpu", "-1"), BAD_INPUT, "--cpu -1"),

@@ -6,10 +6,13 @@ import json
 import os
 import pty
 import re
+import signal
 import subprocess
 import sys
+import time
 
 from tests.cli.conftest import Project, mldeploy
+from tests.cli.test_exit_codes import python_in
 
 NARROW = {"COLUMNS": "40"}
 PROGRESS = re.compile(r"^\[\s*\d+\.\d s\] (?P<step>.+)$", re.MULTILINE)
@@ -113,3 +116,31 @@ def test_a_model_in_use_is_deleted_only_with_force(project: Project) -> None:
         assert mldeploy(project, "service", "run", "spare-svc", '"still here"').returncode == 0
     finally:
         mldeploy(project, "service", "delete", "spare-svc")
+
+
+def _kill_server(project: Project, name: str) -> None:
+    """SIGKILL the service's server, as the kernel or a crash would, and wait until it counts as stopped."""
+    record = json.loads((project.home / "services" / name / "service.json").read_text())
+    os.kill(record["pid"], signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while json.loads(mldeploy(project, "service", "show", name, "-o", "json").stdout)[0]["state"] != "Failed":
+        assert time.monotonic() < deadline, "the killed server still counts as running"
+
+
+def test_a_stopped_service_is_started_again_alone_or_with_all(project: Project) -> None:
+    assert mldeploy(project, "deploy", "stop-me", "-m", "churn", "--entry-script", "echo.py").returncode == 0
+    try:
+        _kill_server(project, "stop-me")
+        diagnosed = mldeploy(project, "diagnose", "stop-me")
+        assert diagnosed.returncode == 1 and "mldeploy service start stop-me" in diagnosed.stdout
+        assert python_in(diagnosed.stdout) == []
+        started = mldeploy(project, "service", "start", "stop-me")
+        assert (started.returncode, started.stdout.strip()) == (0, "stop-me: started"), started.stderr
+        again = mldeploy(project, "service", "start", "stop-me")
+        assert (again.returncode, again.stdout.strip()) == (0, "stop-me: running already")
+        _kill_server(project, "stop-me")
+        every = mldeploy(project, "service", "start", "--all")
+        assert (every.returncode, every.stdout) == (0, "stop-me: started\n"), every.stderr
+        assert mldeploy(project, "service", "run", "stop-me", '"back"').returncode == 0
+    finally:
+        mldeploy(project, "service", "delete", "stop-me")

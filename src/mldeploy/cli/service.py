@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from ..progress import Steps
 from .deploy import (
     AuthOption,
     CondaOption,
@@ -29,7 +30,7 @@ from .deploy import (
     inference_config,
 )
 from .model import registered
-from .output import EXIT_FAILED, EXIT_NOT_FOUND, Format, OutputOption, fail, out, say, show
+from .output import EXIT_FAILED, EXIT_NOT_FOUND, Format, OutputOption, err, fail, out, say, show
 from .state import workspace
 
 app = typer.Typer(help="Inspect, call, reload, update, start and delete deployed services.", no_args_is_help=True)
@@ -223,6 +224,48 @@ def keys(
             service.regen_key(regen.value)
         primary, secondary = service.get_keys()
     typer.echo(f"primary: {primary}\nsecondary: {secondary}")
+
+
+def _start_all(ctx: typer.Context) -> None:
+    from ..api.webservice import DEFAULT_TIMEOUT_S
+    from ..targets.deployments import start_all
+
+    with Steps(err, "starting every local and docker service whose server is not running") as steps:
+        started = start_all(workspace(ctx).path, steps.update, DEFAULT_TIMEOUT_S)
+    if not started:
+        say("Every local and docker service is running already: none needed starting.")
+    for name, cause in started.items():
+        if cause is None:
+            out.print(f"{name}: started", highlight=False)
+        else:
+            err.print(f"[red]error:[/red] {name}: not started. {cause}", highlight=False)
+    if any(started.values()):
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def start(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(metavar="[NAME]", help="The service's name.")] = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="Every local and docker service whose server is not running.")
+    ] = False,
+) -> None:
+    """Start a service whose server is not running (it died, or the machine restarted) with the same code,
+    models, settings and port, nothing rebuilt; --all: every local and docker service that needs it."""
+    from ..api.webservice import WebserviceException
+
+    if (name is None) != every:
+        fail("Give the service's NAME, or --all for every service whose server is not running (not both).")
+    if name is None:
+        _start_all(ctx)
+        return
+    service = _service(ctx, name)
+    try:
+        started = service.start(show_output=True)
+    except WebserviceException:
+        raise typer.Exit(EXIT_FAILED) from None  # start() has printed the cause
+    out.print(f"{name}: {'started' if started else 'running already'}")
 
 
 @app.command()

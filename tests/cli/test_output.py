@@ -66,13 +66,17 @@ def test_a_deploy_names_its_environment_after_its_file_and_a_refused_one_registe
     refused = mldeploy(project, "deploy", "echo-svc", "--entry-script", "echo.py", "--pip-requirements",
                        "requirements.txt")  # fmt: skip
     assert refused.returncode == 2
+    taken = json.loads(mldeploy(project, "service", "show", "echo-svc", "-o", "json").stdout)[0]["port"]
+    port_taken = mldeploy(project, "deploy", "new-svc", "--entry-script", "echo.py", "--pip-requirements",
+                          "requirements.txt", "--port", str(taken))  # fmt: skip
+    assert port_taken.returncode == 1 and f"Port {taken} is already in use" in port_taken.stderr
     deployed = mldeploy(project, "deploy", "tiny-svc", "--entry-script", "echo.py", "--conda-file", "tiny.yml")
     try:
         assert deployed.returncode == 0, deployed.stderr
         shown = json.loads(mldeploy(project, "service", "show", "tiny-svc", "-o", "json").stdout)[0]
         assert shown["environment"] == "tiny-env:1"
         environments = json.loads(mldeploy(project, "env", "list", "-o", "json").stdout)
-        assert [row["name"] for row in environments] == ["tiny-env"], "no echo-svc-env left by the refused deploy"
+        assert [row["name"] for row in environments] == ["tiny-env"], "none left by the refused deploys"
         steps = PROGRESS.findall(deployed.stderr)
         assert any("environment" in step for step in steps) and any("waiting for init()" in step for step in steps)
         assert deployed.stderr.count("Healthy") == 1

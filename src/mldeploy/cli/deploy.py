@@ -170,6 +170,19 @@ def _refuse_taken(ctx: typer.Context, name: str) -> None:
          f"mldeploy service delete {name}")  # fmt: skip
 
 
+def _admit(target: Target, deployment: dict[str, Any], port: int | None) -> None:
+    """What the target refuses (a taken port, more CPU or memory than the host has, an engine or cluster that
+    does not answer) is refused here, before the deploy registers the service's environment (exit 1)."""
+    from ..errors import DeploymentError, DockerUnavailable
+    from ..targets.deployments import target_of
+    from ..targets.local import free_port
+
+    try:
+        target_of(target.value).admit(dict(deployment), port or free_port(), None)
+    except (DeploymentError, DockerUnavailable) as error:
+        fail(str(error), EXIT_FAILED)
+
+
 def deploy(
     ctx: typer.Context,
     name: Annotated[
@@ -217,6 +230,7 @@ def deploy(
                                     {"context": context, "namespace": namespace, "registry": registry})  # fmt: skip
     if export is None and not overwrite:
         _refuse_taken(ctx, name)
+        _admit(target, deployment, port)
     found = registered(ctx, model or [])
     config = inference_config(name, entry_script, source_dir, conda_file, pip_requirements)
     try:

@@ -138,6 +138,8 @@ def test_a_stopped_service_is_started_again_alone_or_with_all(project: Project) 
         diagnosed = mldeploy(project, "diagnose", "stop-me")
         assert diagnosed.returncode == 1 and "mldeploy service start stop-me" in diagnosed.stdout
         assert python_in(diagnosed.stdout) == []
+        unanswered = mldeploy(project, "service", "run", "stop-me", '"anyone?"')
+        assert unanswered.returncode == 1 and python_in(unanswered.stderr) == [], unanswered.stderr
         started = mldeploy(project, "service", "start", "stop-me")
         assert (started.returncode, started.stdout.strip()) == (0, "stop-me: started"), started.stderr
         again = mldeploy(project, "service", "start", "stop-me")

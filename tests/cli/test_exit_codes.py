@@ -23,6 +23,10 @@ class Case:
 
 CASES = {
     "serve: missing script": Case(("serve", "nope.py"), BAD_INPUT, "nope.py"),
+    "serve: bad port": Case(("serve", "echo.py", "--port", "99999"), BAD_INPUT, "99999"),
+    "serve: missing key file": Case(
+        ("serve", "echo.py", "--auth-key-file", "nope"), BAD_INPUT, "Cannot read the key file"
+    ),
     "model register: missing path": Case(("model", "register", "nope.pkl", "--name", "m"), BAD_INPUT),
     "model register: bad name": Case(("model", "register", "model.pkl", "--name", "bad name!"), BAD_INPUT),
     "model register: bad tag": Case(("model", "register", "model.pkl", "--name", "m", "--tag", "x"), BAD_INPUT),
@@ -31,6 +35,7 @@ CASES = {
     "model show: bad version": Case(("model", "show", "churn:x"), BAD_INPUT, "must be a number"),
     "model show: no such version": Case(("model", "show", "churn:9"), NOT_FOUND),
     "model download: not found": Case(("model", "download", "nope", "out"), NOT_FOUND),
+    "model download: files exist": Case(("model", "download", "churn", "."), BAD_INPUT, "--overwrite"),
     "model delete: no version": Case(("model", "delete", "churn"), BAD_INPUT, "churn:1"),
     "model delete: not found": Case(("model", "delete", "nope:1"), NOT_FOUND),
     "model delete: in use": Case(("model", "delete", "churn:1"), BAD_INPUT, "mldeploy model delete churn:1 --force"),

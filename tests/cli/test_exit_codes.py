@@ -3,12 +3,16 @@
 words: commands and flags, never a Python call (``Model.deploy(..., overwrite=True)``, ``get_logs()``)."""
 
 import re
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from subprocess import CompletedProcess
 
 import pytest
 
+from tests.cli.cluster_diagnoses import SEPARATOR
 from tests.cli.conftest import Project, mldeploy
 
 BAD_INPUT, NOT_FOUND, FAILED = 2, 3, 1
@@ -145,3 +149,13 @@ def test_the_scanner_finds_python_calls() -> None:
     assert [text for text in python if not python_in(text)] == []
     assert python_in("init() failed in s.py, line 2, in init\n  raise ValueError('x')\nrun() raised it.") == []
     assert python_in("Traceback (last lines):\n    script.init()\nUse Model.get_model_path(name).") == []
+
+
+def test_kubernetes_diagnoses_speak_cli() -> None:
+    """Each failure mode `mldeploy diagnose` explains on Kubernetes (no cluster here: the diagnosis of realistic
+    cluster objects, rendered by a process in CLI wording)."""
+    rendered = subprocess.run([sys.executable, "-m", "tests.cli.cluster_diagnoses"], capture_output=True, text=True,
+                              check=True, cwd=Path(__file__).parents[2]).stdout  # fmt: skip
+    diagnoses = rendered.split(SEPARATOR)
+    assert len(diagnoses) >= 5
+    assert [python_in(text) for text in diagnoses] == [[]] * len(diagnoses), rendered

@@ -5,13 +5,14 @@ restart of the machine). Real servers, really killed."""
 import json
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mldeploy import AciWebservice, InferenceConfig, Model, Webservice, Workspace
+from mldeploy import AciWebservice, InferenceConfig, Model, Webservice, WebserviceException, Workspace
 from mldeploy.diagnose.stopped import boot_time
 from mldeploy.targets import deployments
 from mldeploy.targets.container import container_name
@@ -53,6 +54,11 @@ def test_a_server_killed_after_serving_is_told_apart_from_a_start_up_failure_and
     assert "ready for serving traffic" in diagnosis.split("Last log lines:")[1]
     assert "Fix: start it again: ws.webservices['revive'].start()." in diagnosis
     assert "before it became healthy" not in diagnosis
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        with pytest.raises(WebserviceException, match=f"Port {port} of service 'revive' is now used by another"):
+            service.start()
     assert service.start() is True
     assert (service.state, service.port) == ("Healthy", port)
     assert "result" in json.loads(service.run(SAMPLE))

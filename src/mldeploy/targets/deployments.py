@@ -219,10 +219,10 @@ def start(home: Path, name: str, progress: Progress, timeout_s: float) -> bool:
         try:
             target.admit(record.deployment_config, record.port, None)
         except PortInUse:
-            again = phrase(api="Model.deploy(..., overwrite=True)", cli="mldeploy deploy ... --overwrite")
+            again = phrase(api="Model.deploy(..., overwrite=True)", cli=f"mldeploy deploy {name} ... --overwrite")
             raise PortInUse(
                 f"Port {record.port} of service {name!r} is now used by another process: stop that process, or "
-                f"deploy the service again on another port ({again} with another port or none)."
+                f"deploy the service again ({again}): it then gets a free port."
             ) from None
         try:
             config = ServerConfig.from_file(str(record.config_file))

@@ -25,6 +25,7 @@ SERVER = b"mldeploy.scoring"
 WATCHER = b"mldeploy.targets.watcher"
 POLL_S = 0.05
 STOP_GRACE_S = 15.0
+SETTLE_S = 2.0
 LISTEN_TIMEOUT_S = 60.0  # the server binds its port first thing; past this, wait() reports what became of it
 LOG_LINES = 20  # quoted when the server stops
 LISTEN = "0A"  # TCP_LISTEN in /proc/net/tcp
@@ -128,7 +129,7 @@ def _stop_group(pid: int) -> None:
         return
     group = os.getpgid(pid)
     if group == os.getpgid(0):
-        raise DeploymentError(f"Process {pid} is in this process's own group; it was not started as a service.")
+        return  # never this process's own group: such a server was not started as a service
     watcher = _watcher_of(pid)
     os.killpg(group, signal.SIGTERM)
     deadline = time.monotonic() + STOP_GRACE_S
@@ -138,8 +139,15 @@ def _stop_group(pid: int) -> None:
         os.killpg(group, signal.SIGKILL)
 
 
-def _launch(record: ServiceRecord) -> int:
-    """Start the server under its watcher, detached (both outlive this process); the server's pid."""
+def _settle(record: ServiceRecord) -> None:
+    """After the server ended: let its watcher finish recording how (it exits right after)."""
+    deadline = time.monotonic() + SETTLE_S
+    while _alive(record.watcher, WATCHER) and time.monotonic() < deadline:
+        time.sleep(POLL_S)
+
+
+def _launch(record: ServiceRecord) -> tuple[int, int]:
+    """Start the server under its watcher, detached (both outlive this process); their pids."""
     request = {
         "command": [record.python or sys.executable, "-m", "mldeploy.scoring", str(record.config_file)],
         "cwd": str(record.app_root),
@@ -157,12 +165,15 @@ def _launch(record: ServiceRecord) -> int:
         watcher.stdin.flush()
         answer = json.loads(watcher.stdout.readline() or b'{"error": "its watcher stopped (see the log)"}')
     if "error" in answer:
+        rebuild = phrase(
+            api="service.update(inference_config=...)",
+            cli=f"mldeploy service update {record.name} --entry-script SCRIPT --conda-file FILE",
+        )
         raise DeploymentError(
             f"The scoring server of {record.name!r} could not be started: {answer['error']}. If its environment was "
-            "removed, " + phrase(api="update the service with its InferenceConfig", cli="update it with --conda-file "
-            "or --pip-requirements") + " to build it again."
-        )  # fmt: skip
-    return int(answer["pid"])
+            f"removed, build it again: {rebuild}."
+        )
+    return int(answer["pid"]), watcher.pid
 
 
 class LocalTarget:
@@ -219,7 +230,7 @@ class LocalTarget:
         record.write_config(config)
         record.status_file.unlink(missing_ok=True)
         record.exit_file.unlink(missing_ok=True)
-        record.pid = _launch(record)
+        record.pid, record.watcher = _launch(record)
         record.save()
         deadline = time.monotonic() + LISTEN_TIMEOUT_S
         while not _listens(record.pid, record.port) and time.monotonic() < deadline:
@@ -252,6 +263,7 @@ class LocalTarget:
                     raise DeploymentError(
                         f"Service {record.name!r} was deleted (by another process) before it became healthy."
                     )
+                _settle(record)
                 raise DeploymentError(stopped.explain(record, self.logs(record, LOG_LINES)))
             status = record.status()
             if status and status["generation"] > generation:

@@ -40,6 +40,7 @@ class ServiceRecord:
     folder: str
     revision: int = 1
     pid: int | None = None
+    watcher: int | None = None  # local: the server's parent, which records how it ended
     entry_script: str = ""  # as the user gave it
     source_directory: str | None = None
     models: list[str] = field(default_factory=list)  # "name:version"

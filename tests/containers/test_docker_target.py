@@ -42,9 +42,7 @@ def run(data):
     return data
 """
 FAILING_INIT = """\
-import contextlib
 import json
-import uuid
 
 
 def init():

@@ -225,24 +225,26 @@ class DockerTarget:
             f"Service {record.name!r} is in CrashLoopBackOff: not enough memory. The kernel killed the worker "
             f"{oom_kills} time(s) for lack of memory (OOM) while init() was loading; 'Booting worker with pid' appears "
             f"{boots} times in the log and the container was restarted {restarts} times.",
-            f"memory_gb={memory_gb:g} gives the container {memory_gb * 1024:.0f} MiB.",
+            f"{phrase(api='memory_gb=', cli='--memory ')}{memory_gb:g} gives the container {memory_gb * 1024:.0f} MiB.",
         ]
         assert record.image is not None
         probe_limit = int(host_capacity(self.client).free_memory_gb * GIB * 0.8)
         config = ServerConfig.from_file(str(record.config_file))
         peak = measure_peak(self.client, record.image, COMMAND, MOUNT, config, probe_limit)
+        update = f"mldeploy service update {record.name} --memory"
         if peak is None:
-            lines.append("Fix: increase memory_gb in the deployment configuration (a probe without the limit did "
-                         "not finish init() either; check the log).")  # fmt: skip
+            more = phrase(api="increase memory_gb in the deployment configuration", cli=f"give it more: {update} GB")
+            lines.append(f"Fix: {more} (a probe without the limit did not finish init() either; check the log).")
         else:
             ask = memory_to_ask(peak)
+            api = (f"ask for memory_gb={ask:g} (the peak plus 25 %): service.update(deployment_config="
+                   f"AciWebservice.deploy_configuration(memory_gb={ask:g})), or deploy again with it.")  # fmt: skip
             lines += [
                 f"Measured in a probe container without that limit, the service peaks at {peak / 2**20:.0f} MiB "
                 "while init() runs.",
-                f"Fix: ask for memory_gb={ask:g} (the peak plus 25 %): AciWebservice.deploy_configuration("
-                f"memory_gb={ask:g}) or `--memory {ask:g}`, then update or deploy the service again.",
+                f"Fix: {phrase(api=api, cli=f'ask for {ask:g} GB (the peak plus 25 %): {update} {ask:g}')}",
             ]
-        lines.append(f"Full log: mldeploy service logs {record.name}")
+        lines.append(f"Full log: {phrase(api='service.get_logs()', cli=f'mldeploy service logs {record.name}')}")
         return "\n".join(lines)
 
     def logs(self, record: ServiceRecord, num_lines: int) -> str:

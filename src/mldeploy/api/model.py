@@ -55,7 +55,7 @@ def unregistered(workspace: Workspace, record: ServiceRecord) -> list[str]:
 
 def missing_model(model_id: str, service: str | None) -> str:
     if service is None:
-        return f"Model {model_id!r} is not registered any more (it was deleted); deploy a registered model instead."
+        return f"Model {model_id!r} is not registered any more (it was deleted); give a registered one instead."
     given = phrase(
         api="service.update(models=[Model(ws, NAME, version=N)])",
         cli=f"mldeploy service update {service} --model NAME:VERSION",

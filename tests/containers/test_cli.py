@@ -54,6 +54,9 @@ def test_too_little_memory_then_the_advised_update_as_written_then_keys_logs_and
     assert "Booting worker with pid" in mldeploy(workspace, "service", "logs", "cli-aci").stdout
     local_only = mldeploy(workspace, "deploy", "cli-bad", "--entry-script", "hungry.py", "--memory", "1")
     assert local_only.returncode == 2 and "--target docker" in local_only.stderr
+    too_big = mldeploy(workspace, "deploy", "cli-huge", "--entry-script", "hungry.py", "--target", "docker",
+                       "--cpu", "1000", "--memory", "100000")  # fmt: skip
+    assert too_big.returncode == 1 and python_in(too_big.stderr) == [], too_big.stderr
     assert mldeploy(workspace, "service", "delete", "cli-aci").returncode == 0
 
 

@@ -246,7 +246,7 @@ def _start_all(ctx: typer.Context) -> None:
 @app.command()
 def start(
     ctx: typer.Context,
-    name: Annotated[str | None, typer.Argument(metavar="[NAME]", help="The service's name.")] = None,
+    name: Annotated[str | None, typer.Argument(metavar="NAME", help="The service's name.")] = None,
     every: Annotated[
         bool, typer.Option("--all", help="Every local and docker service whose server is not running.")
     ] = False,

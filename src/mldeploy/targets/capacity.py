@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import DeploymentError
+from ..wording import phrase
 
 GIB = 1024**3
 SERVICE_LABEL = "mldeploy.service"
@@ -47,14 +48,17 @@ def host_capacity(client: Any, exclude: str | None = None) -> HostCapacity:
 def check_request(capacity: HostCapacity, cpu_cores: float, memory_gb: float) -> None:
     """DeploymentError when the request is not valid or does not fit on this host."""
     if cpu_cores <= 0 or memory_gb <= 0:
-        raise DeploymentError(
-            f"cpu_cores={cpu_cores:g} and memory_gb={memory_gb:g} must both be above 0 "
-            "(AciWebservice.deploy_configuration(cpu_cores=0.1, memory_gb=0.5) are the defaults)."
-        )
+        asked = phrase(api=f"cpu_cores={cpu_cores:g} and memory_gb={memory_gb:g}",
+                       cli=f"--cpu {cpu_cores:g} and --memory {memory_gb:g}")  # fmt: skip
+        defaults = phrase(api="AciWebservice.deploy_configuration(cpu_cores=0.1, memory_gb=0.5)",
+                          cli="--cpu 0.1 --memory 0.5")  # fmt: skip
+        raise DeploymentError(f"{asked} must both be above 0 ({defaults} are the defaults).")
     if memory_gb < MIN_MEMORY_GB:
+        asked = phrase(api=f"memory_gb={memory_gb:g}", cli=f"--memory {memory_gb:g}")
+        default = phrase(api="memory_gb=0.5", cli="--memory 0.5")
         raise DeploymentError(
-            f"memory_gb={memory_gb:g} is below the {MIN_MEMORY_GB:g} GB the scoring server needs before it loads "
-            "any model; ask for more (memory_gb=0.5 is the default)."
+            f"{asked} is below the {MIN_MEMORY_GB:g} GB the scoring server needs before it loads any model; ask for "
+            f"more ({default} is the default)."
         )
     short = []
     if cpu_cores > capacity.free_cpus:
@@ -74,10 +78,11 @@ def check_request(capacity: HostCapacity, cpu_cores: float, memory_gb: float) ->
         )
     settings = ", ".join(f"{setting}=..." for *_, setting in short)
     flags = " / ".join("--cpu" if name == "cpu" else "--memory" for name, *_ in short)
+    services = phrase(api="ws.webservices", cli="mldeploy service list")
     lines += [
         "Fixes:",
-        f"  - ask for less: AciWebservice.deploy_configuration({settings}) ({flags});",
-        "  - free resources: delete or shrink other services (`mldeploy service list`);",
+        f"  - ask for less: {phrase(api=f'AciWebservice.deploy_configuration({settings})', cli=flags)};",
+        f"  - free resources: delete or shrink other services (`{services}`);",
         "  - deploy on a bigger machine, or on a Kubernetes cluster with more or larger nodes.",
     ]
     raise DeploymentError("\n".join(lines))

@@ -4,6 +4,7 @@ container's log), OOMKilled (the memory to ask for) and ImagePullBackOff (the re
 import math
 import re
 
+from ..wording import phrase
 from .model import ClusterState, Diagnosis, container_limits, pod_name
 
 REPORT_LINE = re.compile(r"mldeploy\.server - (.*)$")
@@ -33,15 +34,22 @@ def out_of_memory(state: ClusterState) -> Diagnosis | None:
     evidence = [
         f"{len(killed)} pod(s) had their container killed for memory (OOMKilled), e.g. {pod_name(pod)}; "
         f"{restarts} restart(s) in all.",
-        f"The memory limit is {limit} (memory_gb_limit, else memory_gb).",
+        f"The memory limit is {limit} " + phrase(api="(memory_gb_limit, else memory_gb).", cli="(--memory)."),
     ]
     if boots:
         evidence.append(f"'{BOOT_LINE}' appears {boots} times in the previous container's log.")
-    ask = _doubled_gb(limit)
+    doubled = _doubled_gb(limit)
     fix = [
-        f"raise memory_gb (and memory_gb_limit) in AksWebservice.deploy_configuration{ask}, then update the service",
-        "to measure what init() needs, deploy the same model to Docker with a small memory_gb: "
-        "`mldeploy deploy ... --target docker --memory 0.1` reports the peak and the memory_gb to ask for",
+        phrase(
+            api="raise memory_gb (and memory_gb_limit) in AksWebservice.deploy_configuration"
+            + (f": memory_gb={doubled} is twice the limit now" if doubled else "")
+            + ", then update the service",
+            cli=f"raise the memory (--memory {doubled or 'GB'} is twice the limit now): "
+            f"mldeploy service update NAME --memory {doubled or 'GB'}",
+        ),
+        "to measure what init() needs, deploy the same model to Docker with little memory: "
+        "`mldeploy deploy ... --target docker --memory 0.1` reports the peak and "
+        + phrase(api="the memory_gb to ask for", cli="the --memory to ask for"),
     ]
     return Diagnosis("The containers run out of memory (OOMKilled): the worker keeps booting.", evidence, fix)
 
@@ -96,7 +104,7 @@ UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10
 
 
 def _doubled_gb(quantity: str) -> str:
-    """Advice to ask for twice the memory of a Kubernetes quantity ("512Mi"); "" when it cannot be read."""
+    """Twice the memory of a Kubernetes quantity ("512Mi"), in GB ("1"); "" when it cannot be read."""
     number = quantity.rstrip("KMGTik")
     unit = quantity[len(number) :]
     try:
@@ -104,4 +112,4 @@ def _doubled_gb(quantity: str) -> str:
     except ValueError:
         return ""
     doubled = math.ceil(2 * size / 2**30 * 10) / 10
-    return f": memory_gb={doubled:g} is twice the limit now"
+    return f"{doubled:g}"

@@ -4,6 +4,7 @@ three fixes) and v1's rule that a service still unscheduled after five minutes h
 import datetime
 import re
 
+from ..wording import phrase
 from .model import ClusterState, Diagnosis, container_requests, pod_name
 
 SCHEDULE_TIMEOUT = datetime.timedelta(minutes=5)
@@ -13,15 +14,19 @@ FIXES = {
     "nvidia.com/gpu": [
         "add nodes to the GPU node pool (the cluster has GPU nodes but none free)",
         "switch the node pool to a GPU SKU (no node has a GPU)",
-        "or change the service so that it does not ask for a GPU (gpu_cores=0)",
+        "or change the service so that it does not ask for a GPU ({gpu_setting})",
     ],
 }
 DEFAULT_FIXES = [
     "add nodes to the cluster",
     "change the nodes' SKU for one with more {resource}",
-    "or ask for less: lower {setting} in AksWebservice.deploy_configuration",
+    "or ask for less: {lower}",
 ]
-SETTINGS = {"cpu": "cpu_cores", "memory": "memory_gb", "nvidia.com/gpu": "gpu_cores"}
+SETTINGS = {  # resource: (AksWebservice.deploy_configuration argument, CLI flag)
+    "cpu": ("cpu_cores", "--cpu"),
+    "memory": ("memory_gb", "--memory"),
+    "nvidia.com/gpu": ("gpu_cores", "--gpu"),
+}
 
 
 def failed_scheduling(state: ClusterState) -> Diagnosis | None:
@@ -44,13 +49,26 @@ def failed_scheduling(state: ClusterState) -> Diagnosis | None:
     fixes = []
     for resource in resources:
         template = FIXES.get(resource, DEFAULT_FIXES)
-        fixes += [line.format(resource=resource, setting=SETTINGS.get(resource, resource)) for line in template]
+        fixes += [line.format(resource=resource, lower=_lower(resource), gpu_setting=_no_gpu()) for line in template]
     if waited >= SCHEDULE_TIMEOUT:
         cause = (f"Couldn't Schedule because the kubernetes cluster didn't have available resources after trying "
                  f"for {_clock(SCHEDULE_TIMEOUT)}: insufficient {', '.join(resources)}.")  # fmt: skip
         return Diagnosis(cause, evidence, fixes)
     cause = f"Cannot schedule yet: insufficient {', '.join(resources)} (the deployment fails after 00:05:00)."
     return Diagnosis(cause, evidence, fixes, fatal=False)
+
+
+def _lower(resource: str) -> str:
+    """Where the user asks for less of ``resource``, in the reader's words."""
+    setting, flag = SETTINGS.get(resource, (resource, ""))
+    return phrase(
+        api=f"lower {setting} in AksWebservice.deploy_configuration",
+        cli=f"a smaller {flag}, then mldeploy service update NAME {flag} N" if flag else f"less {resource}",
+    )
+
+
+def _no_gpu() -> str:
+    return phrase(api="gpu_cores=0", cli="mldeploy service update NAME --gpu 0")
 
 
 def _clock(span: datetime.timedelta) -> str:

@@ -214,6 +214,14 @@ class Webservice:
 
     def get_keys(self) -> tuple[str, str]:
         """(primary, secondary): send one as ``Authorization: Bearer <key>``."""
+        if not self._record.keys and self._record.target == "local":
+            raise WebserviceException(
+                f"Service {self.name} has no keys: a local service never requires one (as in v1). For a key, "
+                + phrase(
+                    api="deploy it with AciWebservice.deploy_configuration(auth_enabled=True).",
+                    cli=f"deploy it again with --target docker --auth --overwrite (mldeploy deploy {self.name} ...).",
+                )
+            )
         if not self._record.keys:
             raise WebserviceException(
                 f"Service {self.name} has no keys: auth is not enabled. Turn it on: "

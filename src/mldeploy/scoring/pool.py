@@ -214,6 +214,18 @@ class WorkerPool:
         logger.info("Reloading: starting %d new worker(s) for %s", config.workers, config.entry_script)
         return self._launch(config)
 
+    def settled(self) -> bool:
+        """True when the newest generation serves (no reload under way)."""
+        return bool(self._generations) and self._generations[-1].ready
+
+    def retune(self, config: ServerConfig) -> int:
+        """Take settings only the front reads (keys, CORS) at once, keeping the workers; the number reported ready."""
+        self.config = self._generations[-1].config = config
+        number = next(self._numbers)
+        logger.info("Settings changed (keys or CORS): applied at once, the workers keep serving")
+        self.on_ready(number)
+        return number
+
     def _launch(self, config: ServerConfig) -> int:
         generation = Generation(next(self._numbers), config)
         self._generations.append(generation)

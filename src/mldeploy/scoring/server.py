@@ -1,6 +1,7 @@
 """Run one scoring server: the worker pool, the HTTP front, and a clean exit with a reason."""
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -21,6 +22,7 @@ from .pool import WorkerPool
 LOG_FORMAT = "%(asctime)s %(levelname).1s [%(process)d] %(name)s - %(message)s"
 EXIT_INIT_FAILED = 3
 FLUSH_INTERVAL_S = 0.2
+FRONT_ONLY_SETTINGS = ("auth_keys", "cors_origins")  # read by the front on each request, never by workers
 
 logger = logging.getLogger("mldeploy.server")
 
@@ -81,7 +83,7 @@ def _status_writer(path: str | None) -> Callable[..., None]:
 
 
 def _reload(pool: WorkerPool, config_path: str | None) -> None:
-    """SIGHUP: read the config file again (if any) and replace the workers."""
+    """SIGHUP: read the config file again (if any) and replace the workers, unless only keys or CORS changed."""
     try:
         config = ServerConfig.from_file(config_path) if config_path else pool.config
     except (OSError, ValueError, TypeError) as error:
@@ -90,7 +92,15 @@ def _reload(pool: WorkerPool, config_path: str | None) -> None:
     if (config.host, config.port) != (pool.config.host, pool.config.port):
         logger.error("Reload ignored: the address cannot change while serving; restart the server instead.")
         return
+    if config != pool.config and _front_only_change(pool.config, config) and pool.settled():
+        pool.retune(config)
+        return
     pool.reload(config)
+
+
+def _front_only_change(serving: ServerConfig, new: ServerConfig) -> bool:
+    """True when only settings the front reads differ: the workers (and their memory) need not change."""
+    return dataclasses.replace(new, **{name: getattr(serving, name) for name in FRONT_ONLY_SETTINGS}) == serving
 
 
 async def serve(config: ServerConfig, config_path: str | None = None) -> int:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..environments.spec import EnvironmentSpec
-from ..errors import DeploymentError  # noqa: F401 - re-exported for the targets
+from ..errors import DeploymentError
 from ..scoring.config import ServerConfig
 from ..wording import phrase
 from ..workspace.blobs import BlobStore
@@ -41,6 +41,12 @@ class ServiceState(StrEnum):
     UNHEALTHY = "Unhealthy"
     FAILED = "Failed"
     DELETING = "Deleting"
+
+
+def not_running(record: ServiceRecord) -> DeploymentError:
+    """The error for a change asked of a service whose server is not running: start it first."""
+    start = phrase(api="service.start()", cli=f"mldeploy service start {record.name}")
+    return DeploymentError(f"Service {record.name!r} is not running; start it first: {start}.")
 
 
 def post(url: str, body: bytes, headers: dict[str, str], context: Any = None) -> tuple[int, bytes]:

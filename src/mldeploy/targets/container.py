@@ -20,7 +20,16 @@ from ..wording import phrase
 from ..workspace.blobs import BlobStore
 from ..workspace.services import ServiceRecord
 from . import app_folder
-from .base import DeploymentError, Plan, Progress, ServiceState, failure_message, healthy, post_direct
+from .base import (
+    DeploymentError,
+    Plan,
+    Progress,
+    ServiceState,
+    failure_message,
+    healthy,
+    not_running,
+    post_direct,
+)
 from .capacity import GIB, SERVICE_LABEL, check_request, host_capacity
 from .container_policy import DOCKER_HARDENING, docker_user, hand_over, stop_timeout_s
 from .docker_engine import connect
@@ -257,7 +266,7 @@ class DockerTarget:
     def signal_reload(self, record: ServiceRecord) -> int:
         container = self._container(record)
         if container is None or container.status != "running":
-            raise DeploymentError(f"Service {record.name!r} is not running; deploy it again (overwrite=True).")
+            raise not_running(record)
         status = record.status()
         generation = status["generation"] if status else 0
         hand_over(record.config_file)  # rewritten by the control plane: the server's user reads it again

@@ -18,7 +18,7 @@ from ..scoring.config import ServerConfig
 from ..wording import phrase
 from ..workspace.blobs import BlobStore
 from ..workspace.services import ServiceRecord
-from . import app_folder
+from . import app_folder, base
 from .base import DeploymentError, Plan, Progress, ServiceState, failure_message, healthy, post_direct
 
 SERVER = b"mldeploy.scoring"
@@ -289,8 +289,7 @@ class LocalTarget:
     def signal_reload(self, record: ServiceRecord) -> int:
         """Ask the server to replace its workers; the generation the new workers must pass."""
         if not _alive(record.pid):
-            start = phrase(api="service.start()", cli=f"mldeploy service start {record.name}")
-            raise DeploymentError(f"Service {record.name!r} is not running; start it first: {start}.")
+            raise base.not_running(record)
         status = record.status()
         generation = status["generation"] if status else 0
         os.kill(record.pid, signal.SIGHUP)  # type: ignore[arg-type]

@@ -68,9 +68,14 @@ def test_apply_run_update_keys_logs_and_delete(
     assert objects[("horizontalpodautoscalers", "ml", "diabetes")]["spec"]["maxReplicas"] == 6
     assert ("PUT", "/apis/apps/v1/namespaces/ml/deployments/diabetes") in cluster.cluster.requests
 
+    image = objects[("deployments", "ml", "diabetes")]["spec"]["template"]["spec"]["containers"][0]["image"]
+    docker_client.images.get(image).tag("kept-by-user/diabetes", "mine")
     service.delete()
     left = {(resource, name) for (resource, namespace, name) in objects if namespace == "ml" and resource != "pods"}
     assert left == {("secrets", "team-secret")}, "only what mldeploy made is deleted"
+    assert docker_client.images.list(name=image.rpartition(":")[0]) == [], "the service's own image tags are removed"
+    assert docker_client.images.get("kept-by-user/diabetes:mine"), "a user's tag on the same image stays"
+    docker_client.images.remove("kept-by-user/diabetes:mine")
 
 
 def _name(resource: str) -> str:

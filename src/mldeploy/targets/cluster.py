@@ -7,6 +7,7 @@ kubeconfig's credentials; the proxy keeps ``Authorization`` for itself, so the s
 ``X-Mldeploy-Key``.
 """
 
+import contextlib
 import datetime
 import functools
 import os
@@ -18,6 +19,7 @@ from typing import Any, TypeVar
 from ..diagnose.containers import PULL_REASONS
 from ..diagnose.model import ClusterState
 from ..diagnose.rules import diagnose
+from ..errors import DockerUnavailable
 from ..scoring.config import ServerConfig
 from ..wording import phrase
 from ..workspace.blobs import BlobStore
@@ -28,7 +30,7 @@ from .container import container_name
 from .docker_engine import connect
 from .image_push import push_image
 from .keys import keys_for
-from .service_image import build_service_image
+from .service_image import build_service_image, remove_service_images
 
 POLL_S = 0.5
 KEDA = {"group": "keda.sh", "version": "v1alpha1", "plural": "scaledobjects"}
@@ -267,9 +269,18 @@ class KubernetesTarget:
                 context.load_cert_chain(configuration.cert_file, configuration.key_file)
         return post(record.scoring_uri, body, headers, context)
 
-    @reaching
     def stop(self, record: ServiceRecord) -> None:
-        """Delete the objects this service made, and only those: each must carry our labels."""
+        """Delete the objects this service made, then its images on this machine (a pushed copy stays)."""
+        self._delete_objects(record)
+        repositories = [f"mldeploy/{container_name(record)}"]
+        if registry := record.deployment_config.get("registry"):
+            repositories.append(f"{registry.rstrip('/')}/{repositories[0]}")  # the tag push_image made
+        with contextlib.suppress(DockerUnavailable):  # the cluster's objects matter; local images are a leftover
+            remove_service_images(connect(), repositories, keep=None)
+
+    @reaching
+    def _delete_objects(self, record: ServiceRecord) -> None:
+        """The objects this service made, and only those: each must carry our labels."""
         from kubernetes import client
         from kubernetes.client.exceptions import ApiException
 

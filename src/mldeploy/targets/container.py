@@ -8,7 +8,6 @@ that fails init() again and again is a CrashLoopBackOff; one whose worker the ke
 told how much memory to ask for, measured.
 """
 
-import contextlib
 import dataclasses
 import hashlib
 import time
@@ -37,7 +36,7 @@ from .image_build import build_deployment_image
 from .keys import keys_for
 from .local import check_port
 from .memory_probe import measure_peak, memory_to_ask
-from .service_image import build_service_image
+from .service_image import build_service_image, remove_service_images
 
 MOUNT = "/var/mldeploy/service"
 COMMAND = ["/opt/mldeploy/env/bin/python", "-m", "mldeploy.scoring", f"{MOUNT}/server.json"]
@@ -132,7 +131,7 @@ class DockerTarget:
         self.client.api.start(created["Id"])
         record.started = time.time()
         record.save()
-        self._remove_images(record, keep=record.image, previous=previous)
+        remove_service_images(self.client, [f"mldeploy/{container_name(record)}"], record.image, previous)
 
     def running(self, record: ServiceRecord) -> bool:
         container = self._container(record)
@@ -282,26 +281,7 @@ class DockerTarget:
         container.remove(force=True)
         return str(container.attrs["Image"])
 
-    def _remove_images(self, record: ServiceRecord, keep: str | None, previous: str | None = None) -> None:
-        """Our own leftovers: the service's tags but ``keep``, and the images they and the previous container's
-        image (``previous``, left untagged when a reload rebuilt its tag) leave untagged. Anyone else's tag on
-        the same image, and whatever another image or container still uses, stay."""
-        from docker.errors import APIError
-
-        repository = f"mldeploy/{container_name(record)}"
-        images = {previous} if previous else set()
-        for image in self.client.images.list(name=repository):
-            images.add(image.id)
-            for tag in image.tags:
-                if tag.rpartition(":")[0] == repository and tag != keep:
-                    with contextlib.suppress(APIError):  # untags; deletes the image only with its last tag
-                        self.client.images.remove(tag)
-        for image_id in images:
-            with contextlib.suppress(APIError):  # NotFound: removed with its last tag; conflict: still used
-                if not self.client.images.get(image_id).tags:
-                    self.client.images.remove(image_id)
-
     def stop(self, record: ServiceRecord) -> None:
         """Stop and remove the container, then its images."""
         self._remove(record)
-        self._remove_images(record, keep=None)
+        remove_service_images(self.client, [f"mldeploy/{container_name(record)}"], keep=None)

@@ -1,8 +1,9 @@
 """A service's deployment image: the build context of ``record.revision`` (its app folder) built through the
 engine, on the base image, with the environment layer kept for reuse."""
 
+import contextlib
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..scoring.config import ServerConfig
@@ -29,3 +30,25 @@ def build_service_image(
     record.image = f"{repository}:{record.revision}"
     build_deployment_image(client, record.app_root, record.image, progress, record.path / "build.log")
     return image_config
+
+
+def remove_service_images(
+    client: Any, repositories: Iterable[str], keep: str | None, previous: str | None = None
+) -> None:
+    """Our own leftovers: the tags in ``repositories`` (a service's own) but ``keep``, and the images they and
+    ``previous`` (an image a rebuild left untagged) leave untagged. Anyone else's tag on the same image, and
+    whatever another image or container still uses, stay."""
+    from docker.errors import APIError
+
+    images = {previous} if previous else set()
+    for repository in repositories:
+        for image in client.images.list(name=repository):
+            images.add(image.id)
+            for tag in image.tags:
+                if tag.rpartition(":")[0] == repository and tag != keep:
+                    with contextlib.suppress(APIError):  # untags; deletes the image only with its last tag
+                        client.images.remove(tag)
+    for image_id in images:
+        with contextlib.suppress(APIError):  # NotFound: removed with its last tag; conflict: still used
+            if not client.images.get(image_id).tags:
+                client.images.remove(image_id)

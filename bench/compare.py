@@ -4,6 +4,7 @@ Run through ``bash bench/run.sh [options]``; see bench/README.md.
 """
 
 import argparse
+import dataclasses
 import datetime
 import signal
 import subprocess
@@ -20,10 +21,10 @@ from tests.fixtures.models import build_app_root
 from tests.support.reference import reference_venv
 from tests.support.servers import Server
 
-from contenders import Contender, contenders, reference_version
-from procs import memory_of, worker_pids
+from contenders import Contender, bare_http, contenders, reference_version
+from procs import cpu_time_of, memory_of, worker_pids
 from report import machine, render
-from scenarios import SCENARIOS, Comparison, Measurement, Scenario
+from scenarios import LIMIT_SCENARIO, SCENARIOS, Comparison, Measurement, Scenario
 from wrk import WrkResult, run_wrk, write_post_script
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.md"
@@ -54,12 +55,14 @@ def measure(contender: Contender, scenario: Scenario, post_script: Path, load: L
         url = server.url + "/score"
         warm_up = run_wrk(url, post_script, WARM_UP_S, load.connections)
         memory = memory_of(server.process.pid, contender.worker_marker, scenario.workers)
+        before = cpu_time_of(server.process.pid, memory.worker_pids)
         result = run_wrk(url, post_script, load.duration_s, load.connections)
+        cpu = cpu_time_of(server.process.pid, memory.worker_pids) - before
         replaced = worker_pids(server.process.pid, contender.worker_marker) != memory.worker_pids
         problems = _problems({"warm-up": warm_up, "measured run": result}, server, replaced)
     finally:
         server.stop()
-    return Measurement(result, memory, cold_start_s, problems)
+    return Measurement(result, memory, cold_start_s, problems, cpu)
 
 
 def _problems(runs: dict[str, WrkResult], server: Server, workers_replaced: bool) -> tuple[str, ...]:
@@ -87,7 +90,8 @@ def _measure_logged(contender: Contender, scenario: Scenario, post_script: Path,
     problems = f" PROBLEMS: {'; '.join(run.problems)}" if run.problems else ""
     print(
         f"{scenario.script} x{scenario.workers} {contender.name}: {run.load.requests_per_s:.0f} req/s,"
-        f" p50 {run.load.p50_ms:.2f} ms, p99 {run.load.p99_ms:.2f} ms, {run.memory.per_worker_mib:.1f} MiB/worker,"
+        f" {run.requests_per_cpu_s:.0f} req/CPU-s, p50 {run.load.p50_ms:.2f} ms, p99 {run.load.p99_ms:.2f} ms,"
+        f" {run.memory.per_worker_mib:.1f} MiB/worker,"
         f" cold start {run.cold_start_s:.2f} s{problems}",
         file=sys.stderr,
         flush=True,
@@ -107,15 +111,20 @@ def setup_lines(azmlinfsrv: Path, load: Load) -> list[str]:
         "RSS/worker: summed VmRSS of the worker processes / worker count, read after the warm-up;"
         " front: the process the workers are children of (ours: the HTTP front, reference: the gunicorn master)",
         "Cold start: seconds from process start to the first 200 on GET /",
+        "req/CPU-s: requests answered / CPU seconds (user + system) of the front and its workers over the measured"
+        " run, from /proc; it does not depend on the machine's core count. CPU us/req: the same, split",
     ]
 
 
-def run_benchmark(load: Load, work_dir: Path, log_dir: Path) -> tuple[list[str], list[Comparison]]:
+def run_benchmark(load: Load, work_dir: Path, log_dir: Path) -> tuple[list[str], list[Comparison], Measurement]:
     azmlinfsrv = reference_venv()
     app_root = build_app_root(work_dir / "app")
     pair = contenders(azmlinfsrv, app_root, log_dir)
     comparisons = [compare(scenario, pair, work_dir, load) for scenario in SCENARIOS]
-    return setup_lines(azmlinfsrv, load), comparisons
+    limit_scenario = dataclasses.replace(LIMIT_SCENARIO, workers=0)
+    post_script = write_post_script(work_dir / "post-limit.lua", limit_scenario.body)
+    limit = _measure_logged(bare_http(log_dir), limit_scenario, post_script, load)
+    return setup_lines(azmlinfsrv, load), comparisons, limit
 
 
 def _log_dir(output: Path) -> Path:
@@ -133,8 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     load = Load(QUICK_DURATION_S if options.quick else options.duration, options.connections)
     log_dir = _log_dir(options.output)
     with tempfile.TemporaryDirectory(prefix="mldeploy-bench-") as work_dir:
-        setup, comparisons = run_benchmark(load, Path(work_dir), log_dir)
-    report = render(setup, comparisons)
+        setup, comparisons, limit = run_benchmark(load, Path(work_dir), log_dir)
+    report = render(setup, comparisons, limit)
     options.output.write_text(report)
     print(report)
     print(f"Written to {options.output}; server logs in {log_dir}")

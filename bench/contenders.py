@@ -1,15 +1,19 @@
 """The two servers compared, started on 127.0.0.1 for one score.py: ours (mldeploy), the reference (azmlinfsrv)."""
 
+import os
 import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from tests.fixtures.models import model_dir_for
-from tests.support.servers import Server, start_ours, start_reference
+from tests.support.servers import Server, free_port, start_ours, start_reference
 
 OUR_WORKER_MARKER = "mldeploy.scoring.worker"
 EVERY_CHILD = ""  # every child of the gunicorn master is a worker
+NO_WORKERS = "\0"  # matches no command line: the bare HTTP app answers in its only process
+BENCH_DIR = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,19 @@ def contenders(azmlinfsrv: Path, app_root: Path, log_dir: Path) -> tuple[Contend
         return start_reference(azmlinfsrv, script, app_root, log_dir, model_dir=model_dir, workers=workers)
 
     return Contender("ours", OUR_WORKER_MARKER, ours), Contender("reference", EVERY_CHILD, reference)
+
+
+def bare_http(log_dir: Path) -> Contender:
+    """The HTTP layer's limit: bench/bare_asgi.py under uvicorn with httptools and uvloop, as our front uses."""
+
+    def start(script: str, workers: int) -> Server:
+        port = free_port()
+        command = [sys.executable, "-m", "uvicorn", "bare_asgi:app", "--app-dir", str(BENCH_DIR), "--host", "127.0.0.1",
+                   "--port", str(port), "--http", "httptools", "--loop", "uvloop", "--lifespan", "off",
+                   "--no-access-log", "--log-level", "warning"]  # fmt: skip
+        return Server(command, port, BENCH_DIR, dict(os.environ), log_dir / f"bare-{port}.log")
+
+    return Contender("bare HTTP layer", NO_WORKERS, start)
 
 
 def reference_version(azmlinfsrv: Path) -> str:

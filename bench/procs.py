@@ -1,9 +1,11 @@
-"""Resident memory of a server's front process and of its worker processes, read from /proc."""
+"""Resident memory and CPU time of a server's front process and of its worker processes, read from /proc."""
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 PROC = Path("/proc")
+CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -19,7 +21,28 @@ def memory_of(front_pid: int, worker_marker: str, expected_workers: int) -> Memo
     if len(workers) != expected_workers:
         raise RuntimeError(f"expected {expected_workers} worker processes under {front_pid}, found {workers}")
     total = sum(_rss_mib(pid) for pid in workers)
-    return Memory(front_mib=_rss_mib(front_pid), per_worker_mib=total / expected_workers, worker_pids=workers)
+    per_worker = total / expected_workers if expected_workers else 0.0
+    return Memory(front_mib=_rss_mib(front_pid), per_worker_mib=per_worker, worker_pids=workers)
+
+
+@dataclass(frozen=True)
+class CpuTime:
+    """User + system CPU seconds of a front and of its workers (over an interval: a difference of two reads)."""
+
+    front_s: float
+    workers_s: float
+
+    def __sub__(self, earlier: "CpuTime") -> "CpuTime":
+        return CpuTime(self.front_s - earlier.front_s, self.workers_s - earlier.workers_s)
+
+    @property
+    def total_s(self) -> float:
+        return self.front_s + self.workers_s
+
+
+def cpu_time_of(front_pid: int, workers: tuple[int, ...]) -> CpuTime:
+    """CPU seconds used so far by the front and by ``workers`` (a process gone since counts 0)."""
+    return CpuTime(_cpu_s(front_pid), sum(_cpu_s(pid) for pid in workers))
 
 
 def worker_pids(front_pid: int, worker_marker: str) -> tuple[int, ...]:
@@ -37,6 +60,14 @@ def _children(parent: int) -> list[int]:
         if int(text.rsplit(")", 1)[1].split()[1]) == parent:
             found.append(int(stat.parent.name))
     return sorted(found)
+
+
+def _cpu_s(pid: int) -> float:
+    try:
+        fields = (PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS_PER_S  # utime, stime: fields 14 and 15 of stat
 
 
 def _rss_mib(pid: int) -> float:

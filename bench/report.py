@@ -5,13 +5,16 @@ import platform
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from scenarios import Comparison, Measurement
+from scenarios import LIMIT_SCENARIO, Comparison, Measurement
 
 RAW_COLUMNS = (
     "script",
     "workers",
     "server",
     "req/s",
+    "req/CPU-s",
+    "front CPU us/req",
+    "workers CPU us/req",
     "p50 ms",
     "p99 ms",
     "non-2xx",
@@ -25,6 +28,7 @@ RATIO_COLUMNS = (
     "script",
     "workers",
     "req/s (higher is better)",
+    "req/CPU-s (higher is better)",
     "p50 (lower is better)",
     "p99 (lower is better)",
     "RSS/worker (lower is better)",
@@ -33,6 +37,7 @@ RATIO_COLUMNS = (
 )
 RATIO_METRICS: tuple[Callable[[Measurement], float], ...] = (
     lambda run: run.load.requests_per_s,
+    lambda run: run.requests_per_cpu_s,
     lambda run: run.load.p50_ms,
     lambda run: run.load.p99_ms,
     lambda run: run.memory.per_worker_mib,
@@ -44,11 +49,29 @@ def machine() -> str:
     return f"{len(os.sched_getaffinity(0))} CPUs, {_cpu_model()}, Linux {platform.release()}"
 
 
-def render(setup: Sequence[str], comparisons: Sequence[Comparison]) -> str:
+def render(setup: Sequence[str], comparisons: Sequence[Comparison], limit: Measurement) -> str:
     lines = ["# mldeploy vs azmlinfsrv", "", *(f"- {line}" for line in setup), ""]
     lines += ["## Raw numbers", "", *_table(RAW_COLUMNS, _raw_rows(comparisons)), ""]
     lines += ["## Ratios ours / reference", "", *_table(RATIO_COLUMNS, _ratio_rows(comparisons)), ""]
+    lines += ["## The HTTP layer's limit", "", *_limit_lines(limit, comparisons), ""]
     return "\n".join(lines)
+
+
+def _limit_lines(limit: Measurement, comparisons: Sequence[Comparison]) -> list[str]:
+    """The bare ASGI app's row, and how close ours comes to it on echo.py at 1 worker."""
+    echo = next(comparison.ours for comparison in comparisons if comparison.scenario == LIMIT_SCENARIO)
+    front_us, _ = limit.cpu_us_per_request()
+    row = [f"{limit.load.requests_per_s:.0f}", f"{limit.requests_per_cpu_s:.0f}", f"{front_us:.0f}",
+           f"{limit.load.p50_ms:.2f}", f"{limit.load.p99_ms:.2f}", "; ".join(limit.problems) or "-"]  # fmt: skip
+    return [
+        "A constant answer from a bare uvicorn + httptools + uvloop ASGI app (bench/bare_asgi.py), one process,"
+        " under the same wrk load and echo.py's body: no server can answer through this HTTP layer for less.",
+        "",
+        *_table(("req/s", "req/CPU-s", "CPU us/req", "p50 ms", "p99 ms", "problems"), [row]),
+        "",
+        f"Ours on echo.py at 1 worker: {_ratio(echo.load.requests_per_s, limit.load.requests_per_s)} of its req/s,"
+        f" {_ratio(echo.requests_per_cpu_s, limit.requests_per_cpu_s)} of its requests per CPU-second.",
+    ]
 
 
 def _raw_rows(comparisons: Sequence[Comparison]) -> list[list[str]]:
@@ -56,12 +79,16 @@ def _raw_rows(comparisons: Sequence[Comparison]) -> list[list[str]]:
     for comparison in comparisons:
         for name, run in (("ours", comparison.ours), ("reference", comparison.reference)):
             load, memory = run.load, run.memory
+            front_us, workers_us = run.cpu_us_per_request()
             rows.append(
                 [
                     comparison.scenario.script,
                     str(comparison.scenario.workers),
                     name,
                     f"{load.requests_per_s:.0f}",
+                    f"{run.requests_per_cpu_s:.0f}",
+                    f"{front_us:.0f}",
+                    f"{workers_us:.0f}",
                     f"{load.p50_ms:.2f}",
                     f"{load.p99_ms:.2f}",
                     str(load.non_2xx),

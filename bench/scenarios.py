@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from procs import Memory
+from procs import CpuTime, Memory
 from wrk import WrkResult
 
 SCRIPT_BODIES = {
@@ -23,6 +23,7 @@ class Scenario:
 SCENARIOS = tuple(
     Scenario(script, body, workers) for script, body in SCRIPT_BODIES.items() for workers in WORKER_COUNTS
 )
+LIMIT_SCENARIO = SCENARIOS[0]  # echo.py at 1 worker: compared with the bare HTTP layer
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,17 @@ class Measurement:
     memory: Memory
     cold_start_s: float
     problems: tuple[str, ...]
+    cpu: CpuTime  # over the measured run: the front's and the workers' user + system seconds
+
+    @property
+    def requests_per_cpu_s(self) -> float:
+        """Requests answered per CPU-second of the whole server: independent of how many cores the machine has."""
+        return self.load.requests / self.cpu.total_s if self.cpu.total_s else 0.0
+
+    def cpu_us_per_request(self) -> tuple[float, float]:
+        """(front, workers) CPU microseconds per request."""
+        requests = max(self.load.requests, 1)
+        return self.cpu.front_s / requests * 1e6, self.cpu.workers_s / requests * 1e6
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,8 @@ def test_a_server_killed_after_serving_is_told_apart_from_a_start_up_failure_and
     assert "ready for serving traffic" in diagnosis.split("Last log lines:")[1]
     assert "Fix: start it again: ws.webservices['revive'].start()." in diagnosis
     assert "before it became healthy" not in diagnosis
-    with socket.socket() as taken:
+    with socket.socket() as taken:  # another program's listener (SO_REUSEADDR: the killed server's closed
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # connections may linger in TIME_WAIT)
         taken.bind(("127.0.0.1", port))
         taken.listen()
         with pytest.raises(WebserviceException, match=f"Port {port} of service 'revive' is now used by another"):

@@ -17,12 +17,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root, for tests.*
 
-from tests.fixtures.models import build_app_root
+from tests.fixtures.models import build_app_root, model_dir_for
 from tests.support.reference import reference_venv
 from tests.support.servers import Server
 
 from contenders import Contender, bare_http, contenders, reference_version
-from procs import cpu_time_of, memory_of, worker_pids
+from peers import PEERS, Peer, peer_bin
+from procs import Memory, cpu_time_of, descendants, memory_of, rss_of_tree_mib, worker_pids
 from report import machine, render
 from scenarios import LIMIT_SCENARIO, SCENARIOS, Comparison, Measurement, Scenario
 from wrk import WrkResult, run_wrk, write_post_script
@@ -63,6 +64,33 @@ def measure(contender: Contender, scenario: Scenario, post_script: Path, load: L
     finally:
         server.stop()
     return Measurement(result, memory, cold_start_s, problems, cpu)
+
+
+def measure_peer(peer: Peer, work_dir: Path, model_file: Path, log_dir: Path, load: Load) -> Measurement | str:
+    """A peer under the same load (its own body for the same rows); the reason instead when it cannot run here."""
+    try:
+        server = peer.start(peer_bin(peer), work_dir, model_file, log_dir)
+    except (RuntimeError, subprocess.CalledProcessError) as error:
+        return str(error)
+    try:
+        try:
+            cold_start_s = server.wait_healthy(120.0, peer.health)
+        except RuntimeError as error:
+            return f"did not become ready: {str(error).splitlines()[0]} (log: {server.log_path})"
+        url = server.url + peer.path
+        post_script = write_post_script(work_dir / f"post-{peer.requirements[0]}.lua", peer.body)
+        warm_up = run_wrk(url, post_script, WARM_UP_S, load.connections)
+        workers = descendants(server.process.pid)
+        memory = Memory(rss_of_tree_mib(server.process.pid), 0.0, workers)
+        before = cpu_time_of(server.process.pid, workers)
+        result = run_wrk(url, post_script, load.duration_s, load.connections)
+        cpu = cpu_time_of(server.process.pid, workers) - before
+        problems = _problems({"warm-up": warm_up, "measured run": result}, server, False)
+    finally:
+        server.stop()
+    run = Measurement(result, memory, cold_start_s, problems, cpu)
+    print(f"{peer.name}: {result.requests_per_s:.0f} req/s, {run.requests_per_cpu_s:.0f} req/CPU-s", file=sys.stderr)
+    return run
 
 
 def _problems(runs: dict[str, WrkResult], server: Server, workers_replaced: bool) -> tuple[str, ...]:
@@ -116,7 +144,9 @@ def setup_lines(azmlinfsrv: Path, load: Load) -> list[str]:
     ]
 
 
-def run_benchmark(load: Load, work_dir: Path, log_dir: Path) -> tuple[list[str], list[Comparison], Measurement]:
+def run_benchmark(
+    load: Load, work_dir: Path, log_dir: Path
+) -> tuple[list[str], list[Comparison], Measurement, dict[str, Measurement | str]]:
     azmlinfsrv = reference_venv()
     app_root = build_app_root(work_dir / "app")
     pair = contenders(azmlinfsrv, app_root, log_dir)
@@ -124,7 +154,9 @@ def run_benchmark(load: Load, work_dir: Path, log_dir: Path) -> tuple[list[str],
     limit_scenario = dataclasses.replace(LIMIT_SCENARIO, workers=0)
     post_script = write_post_script(work_dir / "post-limit.lua", limit_scenario.body)
     limit = _measure_logged(bare_http(log_dir), limit_scenario, post_script, load)
-    return setup_lines(azmlinfsrv, load), comparisons, limit
+    model_file = app_root / model_dir_for(1) / "model.pkl"
+    peers = {peer.name: measure_peer(peer, work_dir, model_file, log_dir, load) for peer in PEERS}
+    return setup_lines(azmlinfsrv, load), comparisons, limit, peers
 
 
 def _log_dir(output: Path) -> Path:
@@ -142,8 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     load = Load(QUICK_DURATION_S if options.quick else options.duration, options.connections)
     log_dir = _log_dir(options.output)
     with tempfile.TemporaryDirectory(prefix="mldeploy-bench-") as work_dir:
-        setup, comparisons, limit = run_benchmark(load, Path(work_dir), log_dir)
-    report = render(setup, comparisons, limit)
+        setup, comparisons, limit, peers = run_benchmark(load, Path(work_dir), log_dir)
+    report = render(setup, comparisons, limit, peers)
     options.output.write_text(report)
     print(report)
     print(f"Written to {options.output}; server logs in {log_dir}")

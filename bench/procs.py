@@ -45,6 +45,21 @@ def cpu_time_of(front_pid: int, workers: tuple[int, ...]) -> CpuTime:
     return CpuTime(_cpu_s(front_pid), sum(_cpu_s(pid) for pid in workers))
 
 
+def descendants(pid: int) -> tuple[int, ...]:
+    """Every process below ``pid`` (children, their children, ...)."""
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        children = _children(pending.pop())
+        found += children
+        pending += children
+    return tuple(found)
+
+
+def rss_of_tree_mib(pid: int) -> float:
+    return sum(_rss_mib(each) for each in (pid, *descendants(pid)))
+
+
 def worker_pids(front_pid: int, worker_marker: str) -> tuple[int, ...]:
     return tuple(pid for pid in _children(front_pid) if worker_marker in _cmdline(pid))
 

@@ -5,7 +5,7 @@ import platform
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from scenarios import LIMIT_SCENARIO, Comparison, Measurement
+from scenarios import LIMIT_SCENARIO, PEER_SCENARIO, Comparison, Measurement
 
 RAW_COLUMNS = (
     "script",
@@ -49,12 +49,37 @@ def machine() -> str:
     return f"{len(os.sched_getaffinity(0))} CPUs, {_cpu_model()}, Linux {platform.release()}"
 
 
-def render(setup: Sequence[str], comparisons: Sequence[Comparison], limit: Measurement) -> str:
+def render(
+    setup: Sequence[str], comparisons: Sequence[Comparison], limit: Measurement, peers: dict[str, Measurement | str]
+) -> str:
     lines = ["# mldeploy vs azmlinfsrv", "", *(f"- {line}" for line in setup), ""]
     lines += ["## Raw numbers", "", *_table(RAW_COLUMNS, _raw_rows(comparisons)), ""]
     lines += ["## Ratios ours / reference", "", *_table(RATIO_COLUMNS, _ratio_rows(comparisons)), ""]
     lines += ["## The HTTP layer's limit", "", *_limit_lines(limit, comparisons), ""]
+    lines += ["## Peers on the same model", "", *_peer_lines(peers, comparisons), ""]
     return "\n".join(lines)
+
+
+def _peer_lines(peers: dict[str, Measurement | str], comparisons: Sequence[Comparison]) -> list[str]:
+    """Each peer's row next to ours and the reference on predict_list.py at 1 worker (the same Ridge model and
+    rows); a peer that could not run here is named with the reason."""
+    pair = next(comparison for comparison in comparisons if comparison.scenario == PEER_SCENARIO)
+    runs: dict[str, Measurement | str] = {"ours (predict_list.py)": pair.ours, "azmlinfsrv": pair.reference, **peers}
+    rows = []
+    for name, run in runs.items():
+        if isinstance(run, str):
+            rows.append([name, "-", "-", "-", "-", "-", "-", f"not measured: {run}"])
+            continue
+        rows.append([name, f"{run.load.requests_per_s:.0f}", f"{run.requests_per_cpu_s:.0f}", f"{run.load.p50_ms:.2f}",
+                     f"{run.load.p99_ms:.2f}", f"{run.rss_mib:.0f}",
+                     f"{run.cold_start_s:.2f}", "; ".join(run.problems) or "-"])  # fmt: skip
+    columns = ("server", "req/s", "req/CPU-s", "p50 ms", "p99 ms", "RSS MiB", "cold start s", "problems")
+    return [
+        "The same joblib Ridge model on the same two rows, one process serving (MLServer: parallel_workers 0;"
+        " BentoML: workers=1), same wrk load; RSS: every process of the server.",
+        "",
+        *_table(columns, rows),
+    ]
 
 
 def _limit_lines(limit: Measurement, comparisons: Sequence[Comparison]) -> list[str]:

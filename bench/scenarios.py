@@ -24,6 +24,7 @@ SCENARIOS = tuple(
     Scenario(script, body, workers) for script, body in SCRIPT_BODIES.items() for workers in WORKER_COUNTS
 )
 LIMIT_SCENARIO = SCENARIOS[0]  # echo.py at 1 worker: compared with the bare HTTP layer
+PEER_SCENARIO = SCENARIOS[2]  # predict_list.py at 1 worker: compared with peers serving the same model
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,11 @@ class Measurement:
     def requests_per_cpu_s(self) -> float:
         """Requests answered per CPU-second of the whole server: independent of how many cores the machine has."""
         return self.load.requests / self.cpu.total_s if self.cpu.total_s else 0.0
+
+    @property
+    def rss_mib(self) -> float:
+        """Resident memory of every process of the server."""
+        return self.memory.front_mib + self.memory.per_worker_mib * len(self.memory.worker_pids)
 
     def cpu_us_per_request(self) -> tuple[float, float]:
         """(front, workers) CPU microseconds per request."""

@@ -22,19 +22,24 @@ def _requirements() -> list[str]:
 
 def reference_venv() -> Path:
     """Path of ``azmlinfsrv``, creating its venv on first use (a few minutes, then cached)."""
-    requirements = _requirements()
+    return cached_venv("reference", _requirements()) / "bin" / "azmlinfsrv"
+
+
+def cached_venv(prefix: str, requirements: list[str]) -> Path:
+    """A venv holding ``requirements``, made on first use and cached by their hash (safe across processes);
+    RuntimeError with pip's own error lines when they cannot be installed."""
     key = hashlib.sha256("\n".join([sys.version, *requirements]).encode()).hexdigest()[:12]
-    venv = CACHE / f"reference-{key}"
-    executable = venv / "bin" / "azmlinfsrv"
+    venv = CACHE / f"{prefix}-{key}"
     done = venv / ".complete"
     CACHE.mkdir(parents=True, exist_ok=True)
-    with open(CACHE / f"reference-{key}.lock", "w") as lock:
+    with open(CACHE / f"{prefix}-{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not done.exists():
             subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-            subprocess.run(
-                [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", *requirements],
-                check=True,
-            )
+            command = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", *requirements]
+            installed = subprocess.run(command, capture_output=True, text=True)
+            if installed.returncode:
+                errors = [line for line in installed.stderr.splitlines() if line.startswith("ERROR")]
+                raise RuntimeError(f"pip install {' '.join(requirements)} failed: {' '.join(errors[-2:])}")
             done.write_text("\n".join(requirements))
-    return executable
+    return venv

@@ -49,14 +49,14 @@ class Server:
                 preexec_fn=None if open_files is None else lambda: _limit_open_files(open_files),
             )  # fmt: skip
 
-    def wait_healthy(self, timeout_s: float = 60.0) -> float:
-        """Seconds from start to the first 200 on GET /; raises with the log when it does not come."""
+    def wait_healthy(self, timeout_s: float = 60.0, path: str = "/") -> float:
+        """Seconds from start to the first 200 on GET ``path``; raises with the log when it does not come."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log()}")
             try:
-                if httpx.get(self.url + "/", timeout=1.0).status_code == 200:
+                if httpx.get(self.url + path, timeout=1.0).status_code == 200:
                     return time.monotonic() - self.started
             except httpx.TransportError:
                 pass

@@ -319,8 +319,8 @@ class WorkerPool:
                 init_failures += 1
                 if not self._current(generation):
                     return
-                if init_failures > generation.config.init_retries:
-                    self._give_up(generation, payload)
+                if init_failures > generation.config.init_retries or payload.get("permanent"):
+                    self._give_up(generation, payload)  # a permanent failure (score.py cannot load) is not retried
                     return
                 delay = min(0.5 * 2 ** (init_failures - 1), MAX_BACKOFF_S)
                 logger.warning(

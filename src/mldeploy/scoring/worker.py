@@ -15,7 +15,7 @@ import sys
 import traceback
 from typing import Any
 
-from . import protocol, shim
+from . import legacy, protocol, shim
 from .debugger import wait_for_debugger
 from .failures import describe
 from .outputs import Headers, error_reply
@@ -101,6 +101,7 @@ def _wait_as_spare(channel: socket.socket) -> None:
 def _start_script(entry_script: str, app_root: str, debug_errors: bool) -> tuple[Any, ScoringScript | None]:
     """(message for the front, the script when it is ready)."""
     shim.install()
+    legacy.install()
     for path in app_paths(app_root, entry_script, os.environ.get("AZUREML_SOURCE_DIRECTORY")):
         if path not in sys.path:
             sys.path.append(path)
@@ -127,6 +128,7 @@ def _start_script(entry_script: str, app_root: str, debug_errors: bool) -> tuple
         "swagger_versions": versions,
         "style": script.style.value,
         "preload": _preloadable(app_root),
+        "legacy": legacy.report(),
     }
     return (protocol.READY, info), script
 

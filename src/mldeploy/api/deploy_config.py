@@ -30,7 +30,7 @@ def _ignore_azure_only(function: str, given: dict[str, Any], azure_only: frozens
 
 
 class LocalServiceDeploymentConfiguration(dict):  # type: ignore[type-arg]
-    """Settings of a local deployment (port, workers, debug_errors)."""
+    """Settings of a local deployment (port, workers, debug_errors, legacy_compat)."""
 
     target = "local"
 
@@ -41,8 +41,12 @@ class AciServiceDeploymentConfiguration(dict):  # type: ignore[type-arg]
     target = "docker"
 
 
-def local_configuration(port: int | None, workers: int, debug_errors: bool) -> LocalServiceDeploymentConfiguration:
-    return LocalServiceDeploymentConfiguration(port=port, workers=workers, debug_errors=debug_errors)
+def local_configuration(
+    port: int | None, workers: int, debug_errors: bool, legacy_compat: bool = False
+) -> LocalServiceDeploymentConfiguration:
+    return LocalServiceDeploymentConfiguration(
+        port=port, workers=workers, debug_errors=debug_errors, legacy_compat=legacy_compat
+    )
 
 
 def aci_configuration(
@@ -57,6 +61,7 @@ def aci_configuration(
     workers: int = 1,
     debug_errors: bool = False,
     debug: bool = False,
+    legacy_compat: bool = False,
     **azure_only: Any,
 ) -> AciServiceDeploymentConfiguration:
     _ignore_azure_only("AciWebservice.deploy_configuration", azure_only, AZURE_ONLY)
@@ -72,6 +77,7 @@ def aci_configuration(
         workers=workers,
         debug_errors=debug_errors,
         debug=debug,
+        legacy_compat=legacy_compat,  # mldeploy's: serve old scripts unchanged (docs/troubleshooting/legacy.md)
     )
 
 
@@ -121,11 +127,12 @@ def aks_configuration(
     registry: str | None = None,
     keda_prometheus_url: str | None = None,
     keda_query: str | None = None,
+    legacy_compat: bool = False,
     **azure_only: Any,
 ) -> AksServiceDeploymentConfiguration:
     """The v1 arguments and defaults; autoscaling is on unless ``num_replicas`` is given. mldeploy adds
-    ``context`` (kubeconfig), ``registry`` (push the image there) and ``keda_prometheus_url`` (scale on
-    concurrency, as v1 did, with KEDA)."""
+    ``context`` (kubeconfig), ``registry`` (push the image there), ``keda_prometheus_url`` (scale on
+    concurrency, as v1 did, with KEDA) and ``legacy_compat`` (shims for old scripts and models)."""
     _ignore_azure_only("AksWebservice.deploy_configuration", azure_only, AKS_AZURE_ONLY)
     if auth_enabled and token_auth_enabled:
         raise WebserviceException("Key and token auth cannot both be on: set auth_enabled or token_auth_enabled.")
@@ -165,4 +172,5 @@ def aks_configuration(
         registry=registry,  # where the image is pushed for the cluster to pull (default: not pushed)
         keda_prometheus_url=keda_prometheus_url,  # scale on requests in flight with KEDA instead of CPU
         keda_query=keda_query,  # the in-flight query, when your Prometheus labels pods differently
+        legacy_compat=legacy_compat,  # serve old scripts unchanged (docs/troubleshooting/legacy.md)
     )

@@ -300,9 +300,9 @@ class LocalWebservice(Webservice):
 
     @staticmethod
     def deploy_configuration(
-        port: int | None = None, workers: int = 1, debug_errors: bool = False
+        port: int | None = None, workers: int = 1, debug_errors: bool = False, legacy_compat: bool = False
     ) -> deploy_config.LocalServiceDeploymentConfiguration:
-        return deploy_config.local_configuration(port, workers, debug_errors)
+        return deploy_config.local_configuration(port, workers, debug_errors, legacy_compat)
 
 
 class AciWebservice(Webservice):

@@ -10,6 +10,7 @@ from typer.core import TyperGroup
 
 from ..wording import use_cli_wording
 from . import deploy, env, model, package, plan, serve, service
+from .check import check
 from .output import width
 
 WORKSPACE = "--workspace"
@@ -58,6 +59,7 @@ app.command(name="deploy")(deploy.deploy)
 app.command(name="package")(package.package)
 app.command(name="plan")(plan.plan)
 app.command(name="diagnose")(service.diagnose)
+app.command(name="check")(check)
 
 
 @app.callback()

@@ -55,6 +55,14 @@ UtilizationOption = Annotated[
     float | None,
     typer.Option(callback=utilization, help="Kubernetes: autoscale_target_utilization, 0.7 or 70 (default 70)."),
 ]
+LegacyOption = Annotated[
+    bool,
+    typer.Option(
+        "--legacy-compat",
+        help="Serve old scripts and models unchanged with shims (sklearn.externals.joblib, NumPy aliases, "
+        "torch full-model pickles of the deployed models); see docs/troubleshooting/legacy.md.",
+    ),
+]
 AuthOption = Annotated[
     bool | None, typer.Option("--auth/--no-auth", help="Require a key (docker: off, kubernetes: on by default).")
 ]
@@ -135,19 +143,20 @@ def inference_config(service: str, entry_script: str | None, source_dir: str | N
 
 
 def _deployment_config(target: Target, port: int | None, workers: int | None, settings: Settings, debug: bool,
-                       cluster: dict[str, Any]):  # type: ignore[no-untyped-def]  # fmt: skip
+                       cluster: dict[str, Any], legacy_compat: bool = False):  # type: ignore[no-untyped-def]  # fmt: skip
     from ..api.webservice import AciWebservice, AksWebservice, LocalWebservice
 
     given = settings.given(target.value)
     if target is not Target.docker and debug:
         fail("--debug applies to --target docker.")
     if target is Target.local:
-        return LocalWebservice.deploy_configuration(port=port, workers=workers or 1)
+        return LocalWebservice.deploy_configuration(port=port, workers=workers or 1, legacy_compat=legacy_compat)
     if target is Target.docker:
-        return AciWebservice.deploy_configuration(port=port, workers=workers or 1, debug=debug, **given)
+        return AciWebservice.deploy_configuration(port=port, workers=workers or 1, debug=debug,
+                                                  legacy_compat=legacy_compat, **given)  # fmt: skip
     if workers is not None or port is not None:
         fail("--workers and --port apply to --target local and --target docker.")
-    return AksWebservice.deploy_configuration(**given, **cluster)
+    return AksWebservice.deploy_configuration(**given, **cluster, legacy_compat=legacy_compat)
 
 
 def check_service_name(name: str) -> None:
@@ -216,6 +225,7 @@ def deploy(
         Path | None, typer.Option(help="Kubernetes: write the manifests (YAML) here instead of applying them.")
     ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a service of that name.")] = False,
+    legacy_compat: LegacyOption = False,
 ) -> None:
     """Deploy models and a scoring script as a service (local processes, a container, or Kubernetes), and
     wait until it answers."""
@@ -227,7 +237,8 @@ def deploy(
     check_service_name(name)
     settings = Settings(cpu, memory, gpu, replicas, min_replicas, max_replicas, target_utilization, auth)
     deployment = _deployment_config(target, port, workers, settings, debug,
-                                    {"context": context, "namespace": namespace, "registry": registry})  # fmt: skip
+                                    {"context": context, "namespace": namespace, "registry": registry},
+                                    legacy_compat)  # fmt: skip
     if export is None and not overwrite:
         _refuse_taken(ctx, name)
         _admit(target, deployment, port)

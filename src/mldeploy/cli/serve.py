@@ -13,6 +13,7 @@ from ..scoring.config import (
     DEFAULT_PORT,
     DEFAULT_READ_TIMEOUT_S,
     ENV_AUTH_KEYS,
+    ENV_LEGACY_COMPAT,
     MIB,
     ConfigError,
     build_config,
@@ -86,6 +87,15 @@ def serve(
     init_retries: Annotated[
         int, typer.Option(help="How many times a worker whose init() fails is started again before exiting.")
     ] = 2,
+    legacy_compat: Annotated[
+        bool,
+        typer.Option(
+            "--legacy-compat",
+            help=f"Serve old scripts unchanged: shims for sklearn.externals.joblib/six, the removed NumPy aliases, "
+            f"torch.load of the model files with weights_only=False; each one used is logged. "
+            f"Also ${ENV_LEGACY_COMPAT}=1.",
+        ),
+    ] = False,
 ) -> None:
     """Serve ENTRY_SCRIPT on http://HOST:PORT, answering as the Azure ML inference server does."""
     try:
@@ -107,6 +117,7 @@ def serve(
             debug_errors=debug_errors,
             auth_keys=keys,
             init_retries=init_retries,
+            legacy_compat=legacy_compat,
         )
     except ConfigError as error:
         fail(str(error))

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 
 from .debugger import DEBUG_ADDRESS_ENV, DEBUG_WAIT_ENV
+from .legacy import COMPAT_ENV as ENV_LEGACY_COMPAT
 
 DEFAULT_PORT = 5001
 DEFAULT_HOST = "127.0.0.1"
@@ -67,6 +68,7 @@ class ServerConfig:
     status_file: str | None = None  # where the front reports each (re)start's outcome, for the control plane
     debug_port: int | None = None  # the worker waits for a debugger (debugpy) on host:debug_port before init()
     debug_wait_s: float = 30.0
+    legacy_compat: bool = False  # the workers install the legacy shims (docs/troubleshooting/legacy.md)
 
     @property
     def shutdown_grace_s(self) -> float:
@@ -82,12 +84,14 @@ class ServerConfig:
     @classmethod
     def from_file(cls, path: str) -> "ServerConfig":
         """A config written by ``to_json``; MLDEPLOY_HOST / MLDEPLOY_PORT override its address (an image
-        listens on 0.0.0.0:5001 inside its container, on 127.0.0.1 when run with --network host)."""
+        listens on 0.0.0.0:5001 inside its container, on 127.0.0.1 when run with --network host), and
+        MLDEPLOY_LEGACY_COMPAT=1 turns legacy compatibility on."""
         with open(path, encoding="utf-8") as file:
             data = json.load(file)
         data["auth_keys"] = keys_from_environment() or tuple(data.get("auth_keys", ()))
         data["host"] = os.environ.get("MLDEPLOY_HOST") or data.get("host", DEFAULT_HOST)
         data["port"] = int(os.environ.get("MLDEPLOY_PORT") or data.get("port", DEFAULT_PORT))
+        data["legacy_compat"] = bool(data.get("legacy_compat")) or os.environ.get(ENV_LEGACY_COMPAT) == "1"
         config = cls(**data)
         if config.require_auth and not config.auth_keys:
             raise ConfigError(MISSING_KEY)
@@ -107,6 +111,9 @@ class ServerConfig:
             env[ENV_SOURCE_DIR] = self.source_dir
         if self.debug_errors:
             env["MLDEPLOY_DEBUG_ERRORS"] = "1"
+        env.pop(ENV_LEGACY_COMPAT, None)
+        if self.legacy_compat:
+            env[ENV_LEGACY_COMPAT] = "1"
         if self.debug_port is not None:
             env[DEBUG_ADDRESS_ENV] = f"{self.host}:{self.debug_port}"
             env[DEBUG_WAIT_ENV] = str(self.debug_wait_s)
@@ -147,6 +154,7 @@ def build_config(
     debug_errors: bool = False,
     auth_keys: tuple[str, ...] = (),
     init_retries: int = DEFAULT_INIT_RETRIES,
+    legacy_compat: bool = False,
 ) -> ServerConfig:
     """Merge command-line values with the reference's environment variables and check them."""
     app_root = os.environ.get(ENV_APP_ROOT) or os.getcwd()
@@ -183,6 +191,7 @@ def build_config(
         debug_errors=debug_errors,
         auth_keys=tuple(auth_keys) or keys_from_environment(),
         init_retries=init_retries,
+        legacy_compat=legacy_compat or os.environ.get(ENV_LEGACY_COMPAT) == "1",
     )
     _check(config)
     return config

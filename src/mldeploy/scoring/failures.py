@@ -5,7 +5,8 @@ import sys
 import traceback
 from typing import Any
 
-from . import environment_check
+from . import environment_check, legacy
+from .script import ScriptError
 from .shim.model import ModelNotFoundError, model_tree_lines
 
 AGAIN = "deploy again (the environment is built again with it)"
@@ -47,10 +48,12 @@ def environment_fault(error: BaseException) -> dict[str, Any] | None:
 def _fix(error: BaseException) -> str:
     if isinstance(error, ModelNotFoundError):
         return "Fix: use the model name shown in the model folder above, or deploy the model under that name."
-    if isinstance(error, ModuleNotFoundError):
+    if isinstance(error, ModuleNotFoundError):  # a module that an installed package does not have
+        top = str(error.name).partition(".")[0]
         return (
-            f"Fix: the package providing {error.name!r} is not installed in the environment that runs the "
-            "script. Add it to the conda file (pip section) or the pip requirements, then deploy again."
+            f"Fix: the installed {top} has no module {error.name!r}: pin the version of {top} that the script "
+            "was written for in the environment (the conda file's pip section or the pip requirements), or "
+            "import it from where this version has it."
         )
     if isinstance(error, FileNotFoundError):
         model_dir = os.environ.get("AZUREML_MODEL_DIR")
@@ -69,19 +72,39 @@ def _fix(error: BaseException) -> str:
     return "Fix: correct the error above in the script, then reload or deploy again."
 
 
+def permanent(error: BaseException, breakage: legacy.Breakage | None) -> bool:
+    """True when every try fails the same way, so trying init() again is pointless: score.py does not compile or
+    import, does not fit the scoring contract, or meets a legacy breakage (the same code, packages and model
+    files give the same error). Anything else (a file not there yet, a service not answering, memory) may pass."""
+    return breakage is not None or isinstance(error, SyntaxError | ImportError | ScriptError)
+
+
+def _cause_and_fix(error: BaseException, breakage: legacy.Breakage | None) -> tuple[str, str]:
+    """The sentence that names the cause (empty when the error says it all) and the fix."""
+    if breakage is not None:
+        return breakage.cause, breakage.fix
+    fault = environment_fault(error)
+    if fault is None:
+        return "", _fix(error)
+    cause = f"The environment is at fault, not the script: {environment_check.cause(fault)}"
+    return cause, environment_check.fix(fault, then=AGAIN)
+
+
 def describe(stage: str, error: BaseException, entry_script: str) -> dict[str, Any]:
     """A report the front prints before it gives up: summary lines, the fix, and the full traceback."""
     frame = _user_frame(error, entry_script)
     what = f"{type(error).__name__}: {error}".rstrip(": ")
     where = f"{frame.filename}, line {frame.lineno}, in {frame.name}" if frame else entry_script
     summary = [f"{STAGES.get(stage, stage)} failed in {where}", f"  {frame.line}" if frame and frame.line else "", what]
-    fault = environment_fault(error)
-    if fault is not None:
-        summary.append(f"The environment is at fault, not the script: {environment_check.cause(fault)}")
+    breakage = legacy.diagnose(error, f"{os.path.basename(frame.filename)}, line {frame.lineno}" if frame else where)
+    cause, fix = _cause_and_fix(error, breakage)
+    summary += [cause, *(f"Model version: {advice}" for advice in legacy.version_advice())]
     return {
         "stage": stage,
         "summary": [line for line in summary if line],
-        "fix": environment_check.fix(fault, then=AGAIN) if fault else _fix(error),
+        "fix": fix,
+        "permanent": permanent(error, breakage),
+        "legacy": None if breakage is None else {"name": breakage.name, "compat_serves": breakage.compat_serves},
         "traceback": "".join(traceback.format_exception(error)),
         "exception": type(error).__name__,
         "file": frame.filename if frame else entry_script,

@@ -104,6 +104,7 @@ class DockerTarget:
             port=record.port,
             workers=1 if debug else int(settings.get("workers") or 1),
             debug_errors=bool(settings.get("debug_errors", False)),
+            legacy_compat=bool(settings.get("legacy_compat", False)),
             auth_keys=tuple(record.keys),
             init_retries=0,  # Docker restarts the container, with backoff
             status_file=f"{MOUNT}/status.json",

@@ -71,6 +71,7 @@ def server_config(image_config: ServerConfig, settings: dict[str, Any], keys: li
         max_concurrent_requests=settings["replica_max_concurrent_requests"],
         max_request_wait_ms=settings["max_request_wait_time"],
         auth_keys=tuple(keys),
+        legacy_compat=bool(settings.get("legacy_compat", False)),
     )
 
 

@@ -198,6 +198,7 @@ class LocalTarget:
             port=record.port,
             workers=int(plan.settings.get("workers") or 1),
             debug_errors=bool(plan.settings.get("debug_errors", False)),
+            legacy_compat=bool(plan.settings.get("legacy_compat", False)),
             python=record.python,
             status_file=str(record.status_file),
             spare_worker=True,

@@ -9,7 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from ..wording import use_cli_wording
-from . import deploy, env, model, package, plan, serve, service
+from . import deploy, env, model, package, plan, serve, service, ui
 from .check import check
 from .output import width
 
@@ -60,6 +60,7 @@ app.command(name="package")(package.package)
 app.command(name="plan")(plan.plan)
 app.command(name="diagnose")(service.diagnose)
 app.command(name="check")(check)
+app.command(name="ui")(ui.ui)
 
 
 @app.callback()

@@ -1,0 +1,101 @@
+// mldeploy console: the live log (server-sent events), the charts (uPlot, fed from /metrics samples), copy
+// buttons and the plan chart. Everything else is htmx in the pages.
+"use strict";
+
+const COLOURS = ["#2e7d32", "#1565c0", "#b91c1c", "#9a6700", "#6a1b9a"];
+
+function makeChart(element, names, unit, time = true) {
+  const series = [{}].concat(names.map((name, i) => ({ label: name, stroke: COLOURS[i % COLOURS.length], width: 2,
+    value: (u, v) => (v == null ? "-" : v.toFixed(unit === "ms" ? 1 : 2)) })));
+  const size = () => ({ width: Math.max(element.clientWidth, 240), height: 200 });
+  const chart = new uPlot({ ...size(), series, scales: { x: { time } },
+    axes: [{}, { size: 56, label: unit }] }, [[]].concat(names.map(() => [])), element);
+  new ResizeObserver(() => chart.setSize(size())).observe(element);
+  return chart;
+}
+
+function startCharts(container) {
+  const charts = {
+    requests: { names: ["2xx", "4xx"], keys: ["ok_per_s", "client_errors_per_s"], unit: "req/s" },
+    errors: { names: ["503", "other 5xx"], keys: ["busy_503_per_s", "server_errors_per_s"], unit: "req/s" },
+    latency: { names: ["p50", "p99"], keys: ["p50_ms", "p99_ms"], unit: "ms" },
+    workers: { names: ["in flight", "workers ready", "restarts"], keys: ["in_flight", "workers_ready", "restarts"],
+      unit: "count" },
+  };
+  for (const [id, spec] of Object.entries(charts)) {
+    spec.element = document.getElementById("chart-" + id);
+    spec.chart = makeChart(spec.element, spec.names, spec.unit);
+  }
+  const problem = document.getElementById("charts-problem");
+  async function sample() {
+    try {
+      const answer = await fetch(container.dataset.metrics, { headers: { Accept: "application/json" } });
+      const data = await answer.json();
+      problem.textContent = data.problem || "";
+      const times = data.points.map((p) => p.t);
+      for (const spec of Object.values(charts)) {
+        spec.chart.setData([times].concat(spec.keys.map((key) => data.points.map((p) => p[key]))));
+        spec.element.dataset.points = String(times.length);
+      }
+      if (answer.status === 404) return;  // the service is gone: stop sampling
+    } catch (error) {
+      problem.textContent = "The console did not answer: is `mldeploy ui` still running?";
+    }
+    setTimeout(sample, 1000);
+  }
+  sample();
+}
+
+function startLog(element) {
+  const follow = document.getElementById("log-follow");
+  const source = new EventSource(element.dataset.stream);
+  const append = (text, className) => {
+    const line = document.createElement("span");
+    if (className) line.className = className;
+    line.textContent = text + "\n";
+    element.appendChild(line);
+    if (follow.checked) element.scrollTop = element.scrollHeight;
+  };
+  source.addEventListener("lines", (event) => {
+    const data = JSON.parse(event.data);
+    if (data.restarted) append("--- the log started anew (the service restarted) ---", "restart");
+    data.lines.forEach((text) => append(text));
+  });
+  source.addEventListener("problem", (event) => append(JSON.parse(event.data).message, "restart"));
+  source.addEventListener("gone", (event) => {
+    append(JSON.parse(event.data).message, "restart");
+    source.close();
+  });
+}
+
+function drawPlan() {
+  const data = document.getElementById("plan-data");
+  const element = document.getElementById("plan-chart");
+  if (!data || !element || element.dataset.drawn) return;
+  const series = JSON.parse(data.textContent);
+  const names = ["requests/s", "ready replicas", "in flight", "503 %"];
+  const chart = makeChart(element, names, "", false);
+  chart.setData([series.t, series.rps, series.ready, series.in_flight, series.rejected]);
+  element.dataset.points = String(series.t.length);
+  element.dataset.drawn = "yes";
+}
+
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest("[data-copy]");
+  if (!button) return;
+  const text = document.querySelector(button.dataset.copy).textContent;
+  try {
+    await navigator.clipboard.writeText(text);
+    button.textContent = "Copied";
+  } catch (error) {
+    button.textContent = "Select and copy by hand";
+  }
+});
+
+document.addEventListener("DOMContentLoaded", () => {
+  const charts = document.getElementById("charts");
+  if (charts) startCharts(charts);
+  const log = document.getElementById("log");
+  if (log) startLog(log);
+});
+document.addEventListener("htmx:afterSettle", drawPlan);

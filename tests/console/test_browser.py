@@ -1,0 +1,152 @@
+"""The console in a real browser (Debian's Chromium) on a real local service: healthy, a test request from the
+form, a chart fed by load, a reload, a failing service's diagnosis, a deleted service, the planner; and no
+page without the token. Screenshots go to test-artifacts/console/ (git-ignored)."""
+
+import json
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from mldeploy import InferenceConfig, Model, WebserviceException, Workspace
+from tests.console.conftest import Console, screenshot
+from tests.support.servers import SCRIPTS
+
+pytestmark = pytest.mark.slow
+LOAD_REQUESTS = 400  # sent while the charts sample; bounded, on 127.0.0.1 only
+LOAD_SECONDS = 20
+
+
+def test_without_the_token_every_page_and_action_is_refused(console: Console, sums: str) -> None:
+    with httpx.Client(base_url=console.base, timeout=10) as client:
+        for path in ("/", f"/services/{sums}", f"/services/{sums}/metrics", "/models", "/static/console.js"):
+            assert client.get(path).status_code == 401, path
+            assert client.get(path, params={"token": "wrong"}).status_code == 401, path
+        refused = client.post(f"/services/{sums}/actions/delete")
+        assert refused.status_code == 401
+        assert "?token=" in refused.text
+        assert client.get("/", params={"token": console.token}).status_code == 200
+        foreign = client.get("/", params={"token": console.token}, headers={"Host": "attacker.example"})
+        assert foreign.status_code == 403
+    assert console.process.poll() is None
+
+
+def test_a_healthy_service_answers_the_test_form(console: Console, sums: str, page) -> None:  # type: ignore[no-untyped-def]
+    page.goto(console.url)
+    row = page.get_by_role("row").filter(has_text=sums)
+    expect(row.get_by_role("status")).to_have_text("Healthy")
+    expect(row).to_contain_text("scale:1")
+    screenshot(page, "services")
+    row.get_by_role("link", name=sums).click()
+    field = page.get_by_role("textbox", name="data")
+    expect(field).to_have_value("[[1.0, 2.0, 3.0]]")
+    field.fill("[[1, 2, 3], [4, 5, 6]]")
+    page.get_by_role("button", name="Send request").click()
+    answer = page.get_by_role("article", name="Answer")
+    expect(answer).to_contain_text("Status 200")
+    assert json.loads(page.locator("#answer-body").inner_text()) == [12.0, 30.0]
+    field.fill("[[1, 2,")
+    page.get_by_role("button", name="Send request").click()
+    expect(page.get_by_role("alert")).to_contain_text("The value of 'data' is not JSON")
+
+
+def _load(scoring_uri: str, stop: threading.Event) -> None:
+    deadline = time.monotonic() + LOAD_SECONDS
+    with httpx.Client(timeout=10) as client:
+        for _ in range(LOAD_REQUESTS):
+            if stop.is_set() or time.monotonic() > deadline:
+                return
+            client.post(scoring_uri, json={"data": [[1.0, 2.0, 3.0]]})
+            time.sleep(0.02)
+
+
+def test_the_charts_gain_points_under_load(console: Console, workspace: Workspace, sums: str, page) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{console.url}".replace("/?", f"/services/{sums}?"))
+    requests_chart = page.locator("#chart-requests")
+    expect(requests_chart).not_to_have_attribute("data-points", "0")
+    before = int(requests_chart.get_attribute("data-points") or 0)
+    stop = threading.Event()
+    sender = threading.Thread(target=_load, args=(workspace.webservices[sums].scoring_uri, stop))
+    sender.start()
+    try:
+        page.wait_for_function(
+            f"Number(document.querySelector('#chart-requests').dataset.points) >= {before + 3}", timeout=20_000
+        )
+        with httpx.Client(base_url=console.base, timeout=10) as client:
+            points = client.get(f"/services/{sums}/metrics", headers={"Authorization": f"token {console.token}"})
+        assert any(point["ok_per_s"] > 0 for point in points.json()["points"])
+        assert any(point["p50_ms"] for point in points.json()["points"])
+    finally:
+        stop.set()
+        sender.join()
+    expect(page.locator("#log")).to_contain_text("Worker with pid")
+    screenshot(page, "service-charts")
+
+
+def test_reload_serves_the_edited_script(console: Console, project: Path, sums: str, page) -> None:  # type: ignore[no-untyped-def]
+    script = project / "score.py"
+    script.write_text(script.read_text().replace("* scale", "* scale * 10"))
+    page.goto(console.url.replace("/?", f"/services/{sums}?"))
+    page.get_by_role("button", name="Reload").click()
+    expect(page.get_by_role("status").filter(has_text="reloaded")).to_be_visible(timeout=60_000)
+    page.get_by_role("button", name="Send request").click()
+    expect(page.locator("#answer-body")).to_contain_text("120.0")
+
+
+def test_a_failing_service_shows_its_diagnosis(console: Console, workspace: Workspace, project: Path, page) -> None:  # type: ignore[no-untyped-def]
+    shutil.copy(SCRIPTS / "init_raises.py", project / "broken.py")
+    service = Model.deploy(workspace, "broken", [], InferenceConfig(entry_script=str(project / "broken.py")))
+    with pytest.raises(WebserviceException):
+        service.wait_for_deployment()
+    page.goto(console.url)
+    row = page.get_by_role("row").filter(has_text="broken")
+    expect(row.get_by_role("status")).to_have_text("Failed")
+    row.get_by_role("link", name="FileNotFoundError").click()
+    diagnosis = page.locator("#diagnosis")
+    expect(diagnosis.get_by_role("heading")).to_have_text("Diagnosis: why broken is Failed")
+    expect(diagnosis).to_contain_text("broken.py, line 5, in load_settings")
+    expect(diagnosis).to_contain_text("Fix:")
+    expect(page.locator("#charts-problem")).to_contain_text("did not answer")
+    screenshot(page, "service-failed")
+
+
+def test_a_service_deleted_while_its_page_is_open(console: Console, workspace: Workspace, page) -> None:  # type: ignore[no-untyped-def]
+    page.goto(console.url.replace("/?", "/services/broken?"))
+    expect(page.locator("#diagnosis")).to_be_visible()
+    workspace.webservices["broken"].delete()
+    expect(page.locator("#status")).to_contain_text("deleted while this page was open", timeout=15_000)
+    expect(page.locator("#log")).to_contain_text("No service 'broken'")
+    page.goto(console.url.replace("/?", "/services/broken?"))
+    expect(page.get_by_role("alert")).to_contain_text("No service 'broken' in this workspace")
+
+
+def test_models_environments_and_the_planner(console: Console, sums: str, page) -> None:  # type: ignore[no-untyped-def]
+    page.goto(console.url.replace("/?", "/models?"))
+    expect(page.get_by_role("row").filter(has_text="scale")).to_contain_text("stage=test")
+    page.get_by_role("link", name="Environments").click()
+    expect(page.get_by_role("heading", name="Environments")).to_be_visible()
+    page.get_by_role("link", name="Plan").click()
+    expect(page.locator("#replicas-needed")).to_have_text("Replicas needed: 3")
+    expect(page.locator("#plan-chart")).to_have_attribute("data-points", "600")
+    page.get_by_role("textbox", name="Requests per second to serve").fill("200")
+    page.get_by_role("button", name="Plan").click()
+    expect(page.get_by_role("article", name="Plan result")).to_contain_text("Removes them")
+    screenshot(page, "plan")
+    page.get_by_role("textbox", name="Maximum replicas").fill("many")
+    page.get_by_role("button", name="Plan").click()
+    expect(page.get_by_role("alert")).to_contain_text("Maximum replicas: 'many' is not a whole number")
+
+
+def test_a_narrow_window_keeps_every_column_reachable(console: Console, sums: str, browser) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 420, "height": 800})
+    page = context.new_page()
+    page.goto(console.url.replace("/?", f"/services/{sums}?"))
+    expect(page.get_by_role("button", name="Send request")).to_be_visible()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 420
+    screenshot(page, "service-narrow")
+    context.close()

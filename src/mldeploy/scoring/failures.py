@@ -84,6 +84,9 @@ def _cause_and_fix(error: BaseException, breakage: legacy.Breakage | None) -> tu
     if breakage is not None:
         return breakage.cause, breakage.fix
     fault = environment_fault(error)
+    advice = legacy.version_advice()
+    if fault is None and advice and not isinstance(error, FileNotFoundError | MemoryError | ModelNotFoundError):
+        return "", f"Fix: the model is older than the scikit-learn here: {' '.join(advice)}"
     if fault is None:
         return "", _fix(error)
     cause = f"The environment is at fault, not the script: {environment_check.cause(fault)}"
@@ -98,7 +101,7 @@ def describe(stage: str, error: BaseException, entry_script: str) -> dict[str, A
     summary = [f"{STAGES.get(stage, stage)} failed in {where}", f"  {frame.line}" if frame and frame.line else "", what]
     breakage = legacy.diagnose(error, f"{os.path.basename(frame.filename)}, line {frame.lineno}" if frame else where)
     cause, fix = _cause_and_fix(error, breakage)
-    summary += [cause, *(f"Model version: {advice}" for advice in legacy.version_advice())]
+    summary += [cause, *(f"Model version: {advice}" for advice in legacy.version_advice() if advice not in fix)]
     return {
         "stage": stage,
         "summary": [line for line in summary if line],

@@ -159,7 +159,7 @@ def _torch_weights_only(error: BaseException, where: str, compat_on: bool) -> Br
 def _python2(error: BaseException, where: str, compat_on: bool) -> Breakage | None:
     if not isinstance(error, SyntaxError) or not str(error.msg).startswith(PYTHON2_SYNTAX):
         return None
-    cause = f"{where} is Python 2 syntax, which Python 3 refuses: {error.msg}."
+    cause = f"{where} is Python 2 syntax, which Python 3 refuses ({error.msg})."
     fix = ("Fix: write it in Python 3: print(x) instead of print x, `except Error as e` instead of "
            "`except Error, e`.")  # fmt: skip
     return Breakage("python2-syntax", cause, fix, False)

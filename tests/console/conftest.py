@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from mldeploy import InferenceConfig, LocalWebservice, Model, Workspace
+from tests.support.servers import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCRIPTS = Path(__file__).parent / "scripts"
@@ -56,10 +57,29 @@ def sums(workspace: Workspace, project: Path) -> str:
     return "sums"
 
 
+KUBECONFIG = """\
+apiVersion: v1
+kind: Config
+clusters: [{{name: gone, cluster: {{server: "https://127.0.0.1:{port}", insecure-skip-tls-verify: true}}}}]
+users: [{{name: tester, user: {{token: not-a-secret}}}}]
+contexts: [{{name: gone, context: {{cluster: gone, user: tester}}}}]
+current-context: gone
+"""
+
+
 @pytest.fixture(scope="module")
-def console(workspace: Workspace) -> Iterator[Console]:
+def kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A kubeconfig naming a cluster on a loopback port where nothing listens: a cluster that does not answer."""
+    path = tmp_path_factory.mktemp("kube") / "config"
+    path.write_text(KUBECONFIG.format(port=free_port()))
+    return path
+
+
+@pytest.fixture(scope="module")
+def console(workspace: Workspace, kubeconfig: Path) -> Iterator[Console]:
     command = [sys.executable, "-m", "mldeploy", "ui", "--port", "0", "--workspace", str(workspace.path)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    environment = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
     assert process.stdout is not None
     first_lines = [process.stdout.readline() for _ in range(2)]
     found = URL.search("".join(first_lines))

@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from mldeploy import InferenceConfig, Model, WebserviceException, Workspace
+from mldeploy.workspace.services import ServiceRecord, services_root
 from tests.console.conftest import Console, screenshot
 from tests.support.servers import SCRIPTS
 
@@ -112,6 +113,26 @@ def test_a_failing_service_shows_its_diagnosis(console: Console, workspace: Work
     expect(diagnosis).to_contain_text("Fix:")
     expect(page.locator("#charts-problem")).to_contain_text("did not answer")
     screenshot(page, "service-failed")
+
+
+def test_a_target_that_does_not_answer_is_named(console: Console, workspace: Workspace, page) -> None:  # type: ignore[no-untyped-def]
+    folder = services_root(workspace.path) / "faraway"
+    folder.mkdir(parents=True)
+    scoring_url = "https://127.0.0.1:9/api/v1/namespaces/default/services/faraway:http/proxy/score"
+    ServiceRecord("faraway", "kubernetes", 0, str(folder), deployment_config={"namespace": "default"},
+                  scoring_url=scoring_url).save()  # fmt: skip
+    try:
+        page.goto(console.url)
+        row = page.get_by_role("row").filter(has_text="faraway")
+        expect(row.get_by_role("status")).to_have_text("Unhealthy")
+        expect(row).to_contain_text("does not answer")
+        row.get_by_role("link", name="faraway").click()
+        expect(page.locator("#diagnosis")).to_contain_text("Check that the cluster is up and that KUBECONFIG")
+        expect(page.locator("#log")).to_contain_text("The log could not be read")
+        expect(page.locator("#charts-problem")).to_contain_text("runs on kubernetes")
+        screenshot(page, "service-unreachable")
+    finally:
+        shutil.rmtree(folder)
 
 
 def test_a_service_deleted_while_its_page_is_open(console: Console, workspace: Workspace, page) -> None:  # type: ignore[no-untyped-def]

@@ -39,6 +39,7 @@ async def follow(workspace: Workspace, name: str, disconnected: Callable[[], Awa
     """Events for the page: ``lines`` (new lines, ``restarted`` when the log began anew), ``problem`` (the log
     could not be read this time: it is tried again) and ``gone`` (the service was deleted: the stream ends)."""
     seen: list[str] = []
+    problem = ""  # sent once, until the log can be read again
     while not await disconnected():
         try:
             tail = await anyio.to_thread.run_sync(_read, workspace, name)
@@ -46,8 +47,11 @@ async def follow(workspace: Workspace, name: str, disconnected: Callable[[], Awa
             yield event("gone", {"message": str(error)})
             return
         except WebserviceException as error:
-            yield event("problem", {"message": f"The log could not be read: {error}"})
+            if str(error) != problem:
+                problem = str(error)
+                yield event("problem", {"message": f"The log could not be read (tried again every second): {error}"})
         else:
+            problem = ""
             lines, restarted = new_lines(seen, tail)
             if lines:
                 yield event("lines", {"lines": lines, "restarted": restarted})

@@ -8,6 +8,7 @@ import re
 import shlex
 import time
 import urllib.error
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,7 @@ from ..workspace.services import ServiceRecord, load, load_all
 
 TROUBLED = (ServiceState.FAILED, ServiceState.UNHEALTHY)
 EXCEPTION_LINE = re.compile(r"^\w[\w.]*(Error|Exception|Exit|Interrupt)\b.*$", re.MULTILINE)
+VIEW_THREADS = 8
 HIDDEN_SETTINGS = ("primary_key", "secondary_key", "previous_app")
 
 
@@ -63,9 +65,12 @@ def _updated(record: ServiceRecord) -> str:
 
 
 def _state(record: ServiceRecord) -> str:
+    """The target's state of the service; Unhealthy when the target does not answer (its diagnosis says why)."""
+    from urllib3.exceptions import HTTPError  # a Kubernetes API server that does not answer, as its client raises it
+
     try:
         return str(target_of(record.target).state(record))
-    except (DeploymentError, DockerUnavailable, OSError):
+    except (DeploymentError, DockerUnavailable, OSError, HTTPError):
         return str(ServiceState.UNHEALTHY)
 
 
@@ -87,12 +92,15 @@ def view(workspace: Workspace, record: ServiceRecord, detailed: bool = False) ->
     if detailed:
         settings = record.deployment_config
         shown.settings = {key: value for key, value in settings.items() if key not in HIDDEN_SETTINGS}
-        shown.settings["entry_script"] = record.entry_script
+        shown.settings.update({"entry_script": record.entry_script} if record.entry_script else {})
     return shown
 
 
 def views(workspace: Workspace) -> list[ServiceView]:
-    return [view(workspace, record) for record in load_all(workspace.path)]
+    """Every service, read side by side (a target that is slow to answer does not hold the others up)."""
+    records = load_all(workspace.path)
+    with ThreadPoolExecutor(max_workers=VIEW_THREADS) as pool:
+        return list(pool.map(lambda record: view(workspace, record), records))
 
 
 def curl_command(record: ServiceRecord, sample: str) -> str:

@@ -3,6 +3,7 @@ form, a chart fed by load, a reload, a failing service's diagnosis, a deleted se
 page without the token. Screenshots go to test-artifacts/console/ (git-ignored)."""
 
 import json
+import os
 import shutil
 import threading
 import time
@@ -12,7 +13,9 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from mldeploy import InferenceConfig, Model, WebserviceException, Workspace
+from mldeploy import AciWebservice, InferenceConfig, Model, WebserviceException, Workspace
+from mldeploy.errors import DockerUnavailable
+from mldeploy.targets.docker_engine import connect
 from mldeploy.workspace.services import ServiceRecord, services_root
 from tests.console.conftest import Console, screenshot
 from tests.support.servers import SCRIPTS
@@ -96,6 +99,36 @@ def test_reload_serves_the_edited_script(console: Console, project: Path, sums: 
     expect(page.get_by_role("status").filter(has_text="reloaded")).to_be_visible(timeout=60_000)
     page.get_by_role("button", name="Send request").click()
     expect(page.locator("#answer-body")).to_contain_text("120.0")
+
+
+def test_a_container_service_keys_are_masked_revealed_and_regenerated(  # type: ignore[no-untyped-def]
+    console: Console, workspace: Workspace, project: Path, page
+) -> None:
+    try:
+        connect()
+    except DockerUnavailable as reason:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"no Docker engine: {reason}")
+    shutil.copy(SCRIPTS / "echo.py", project / "echo.py")
+    settings = AciWebservice.deploy_configuration(cpu_cores=0.5, memory_gb=0.5, auth_enabled=True)
+    service = Model.deploy(workspace, "keyed", [], InferenceConfig(entry_script=str(project / "echo.py")), settings)
+    service.wait_for_deployment()
+    primary, _ = service.get_keys()
+    page.goto(console.url.replace("/?", "/services/keyed?"))
+    expect(page.locator("#curl")).to_contain_text('-H "Authorization: Bearer $KEY"')
+    expect(page.locator("body")).not_to_contain_text(primary)
+    page.get_by_role("button", name="Reveal keys").click()
+    expect(page.locator("#key-primary")).to_have_text(primary)
+    page.get_by_role("textbox", name="Request body").fill('{"hello": "container"}')
+    page.get_by_role("button", name="Send request").click()
+    expect(page.get_by_role("article", name="Answer")).to_contain_text("Status 200")
+    expect(page.locator("#answer-body")).to_contain_text("container")
+    page.get_by_role("button", name="Regenerate primary key").click()
+    expect(page.get_by_role("status").filter(has_text="new primary key")).to_be_visible(timeout=60_000)
+    assert workspace.webservices["keyed"].get_keys()[0] != primary
+    screenshot(page, "service-keys")
+    service.delete()
 
 
 def test_a_failing_service_shows_its_diagnosis(console: Console, workspace: Workspace, project: Path, page) -> None:  # type: ignore[no-untyped-def]

@@ -91,7 +91,8 @@ def view(workspace: Workspace, record: ServiceRecord, detailed: bool = False) ->
         shown.diagnosis = Webservice.of(workspace, record).diagnose()
     if detailed:
         settings = record.deployment_config
-        shown.settings = {key: value for key, value in settings.items() if key not in HIDDEN_SETTINGS}
+        shown.settings = {key: value for key, value in settings.items()
+                          if key not in HIDDEN_SETTINGS and value not in (None, "", {}, [])}  # fmt: skip
         shown.settings.update({"entry_script": record.entry_script} if record.entry_script else {})
     return shown
 

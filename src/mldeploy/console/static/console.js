@@ -31,8 +31,8 @@ function startCharts(container) {
     try {
       const answer = await fetch(container.dataset.metrics, { headers: { Accept: "application/json" } });
       const data = await answer.json();
-      problem.textContent = data.problem || "";
       const times = data.points.map((p) => p.t);
+      problem.textContent = data.problem || (times.length ? "" : "Waiting for the first samples (one a second)…");
       for (const spec of Object.values(charts)) {
         spec.chart.setData([times].concat(spec.keys.map((key) => data.points.map((p) => p[key]))));
         spec.element.dataset.points = String(times.length);

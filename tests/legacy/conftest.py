@@ -21,8 +21,11 @@ def legacy_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def check(root: Path, script: str | Path, *args: str, model: str = "sk-model") -> subprocess.CompletedProcess[str]:
+def check(
+    root: Path, script: str | Path, *args: str, model: str = "sk-model", workspace: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """``mldeploy check SCRIPT`` run from ``root`` (with the model folder of ``model``)."""
-    command = [sys.executable, "-m", "mldeploy", "check", str(SCRIPTS / script), *args]
+    command = [sys.executable, "-m", "mldeploy", "--workspace", str(workspace or root / "workspace")]
+    command += ["check", str(SCRIPTS / script), *args]
     command += ["--model-dir", f"azureml-models/{model}/1"]
     return subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)

@@ -109,7 +109,7 @@ def test_python2_print_is_a_syntax_error_with_file_and_line(legacy_root: Path, t
 def test_a_ready_script_shows_its_input_style_and_schema(legacy_root: Path) -> None:
     verdict = check(legacy_root, "schema_numpy.py")
     assert verdict.returncode == 0, verdict.stdout + verdict.stderr
-    assert verdict.stdout.startswith("ready: schema_numpy.py (init() done in ")
+    assert verdict.stdout.startswith("ready: schema_numpy.py (worker ready in ")
     assert "run() input: the JSON body's keys as keyword arguments (inference-schema)" in verdict.stdout
     assert 'input schema: {"type": "object", "properties": {"data":' in verdict.stdout
 
@@ -137,3 +137,16 @@ def test_bad_input_is_refused_before_anything_runs(legacy_root: Path) -> None:
     verdict = check(legacy_root, "no-such-script.py")
     assert verdict.returncode == 2
     assert "does not exist" in verdict.stderr
+
+
+def test_the_environment_files_are_built_once_and_init_runs_there(legacy_root: Path, tmp_path: Path) -> None:
+    """six is not installed where the tests run: only the built environment has it for the shim to map to."""
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("scikit-learn\nsix\n")
+    args = ("--pip-requirements", str(requirements), "--legacy-compat")
+    first = check(legacy_root, "legacy_sklearn_six.py", *args, workspace=tmp_path / "workspace")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "served with legacy shims: sklearn.externals.six" in first.stdout
+    again = check(legacy_root, "legacy_sklearn_six.py", *args, workspace=tmp_path / "workspace")
+    assert again.returncode == 0
+    assert "reusing environment" in again.stderr

@@ -59,6 +59,18 @@ def test_legacy_compat_serves_the_sklearn_externals_script_as_its_fixed_version(
     assert legacy.log().count("Legacy compatibility: sklearn.externals.joblib is joblib") == 1
 
 
+@pytest.mark.reference
+def test_the_reference_answers_the_fixed_script_as_we_answer_the_unchanged_one(
+    servers: Servers, legacy_root: Path, tmp_path: Path
+) -> None:
+    """The reference's app root holds the same Ridge (built with fixed seeds), so its answers are the oracle."""
+    legacy = servers.ours("legacy_sklearn_externals.py", app_root=legacy_root, args=["--legacy-compat"])
+    reference = servers.reference(fixed(tmp_path, "legacy_sklearn_externals.py", EXTERNALS, "import joblib"))
+    answers = [httpx.post(server.url + "/score", content=ROWS) for server in (legacy, reference)]
+    assert [answer.status_code for answer in answers] == [200, 200]
+    assert answers[0].content == answers[1].content
+
+
 def test_the_environment_variable_turns_the_numpy_aliases_on(
     servers: Servers, legacy_root: Path, tmp_path: Path
 ) -> None:

@@ -90,7 +90,7 @@ def input_schema(info: dict[str, Any]) -> Any:
 
 def _say_ready(script: str, outcome: Outcome) -> None:
     info = outcome.payload
-    out.print(f"ready: {script} (init() done in {outcome.seconds:.1f} s)", highlight=False, markup=False)
+    out.print(f"ready: {script} (worker ready in {outcome.seconds:.1f} s)", highlight=False, markup=False)
     style = str(info.get("style", "text"))
     out.print(f"run() input: {STYLES.get(style, style)}", highlight=False, markup=False)
     schema = input_schema(info) if style == "schema" else None

@@ -33,6 +33,7 @@ function startCharts(container) {
       const data = await answer.json();
       const times = data.points.map((p) => p.t);
       problem.textContent = data.problem || (times.length ? "" : "Waiting for the first samples (one a second)…");
+      container.hidden = times.length === 0;
       for (const spec of Object.values(charts)) {
         spec.chart.setData([times].concat(spec.keys.map((key) => data.points.map((p) => p[key]))));
         spec.element.dataset.points = String(times.length);

@@ -38,8 +38,9 @@ mldeploy_worker_restarts_total 1.0
 
 
 def test_the_cli_starts_without_the_web_stack() -> None:
-    code = "import sys, mldeploy.cli; print(sorted(m for m in sys.modules if m.split('.')[0] in ('starlette', "
-    code += "'jinja2', 'multipart') or m.startswith('mldeploy.console')))"
+    web = ("uvicorn", "starlette", "jinja2", "multipart", "anyio")
+    code = f"import sys, mldeploy.cli; print(sorted(m for m in sys.modules if m.split('.')[0] in {web} "
+    code += "or m.startswith('mldeploy.console')))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
 

@@ -43,7 +43,8 @@ BREAKAGES = {
     "DataFrame.append": Breakage(
         "legacy_pandas_append.py",
         ("DataFrame.append was removed in pandas 2.0",
-         "Fix: use pd.concat([frame, other]) instead (legacy_pandas_append.py, line 10), or pin pandas<2"),
+         "Fix: use pd.concat([frame, other]) instead (legacy_pandas_append.py, line 10), or pin pandas<2",
+         "(with numpy<2"),
         None,
     ),
     "Series.iteritems": Breakage(

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mldeploy import InferenceConfig, LocalWebservice, Model, Workspace
+from mldeploy import Environment, InferenceConfig, LocalWebservice, Model, Workspace
 from tests.conftest import Servers
 from tests.support.servers import SCRIPTS
 
@@ -84,6 +84,29 @@ def test_the_environment_variable_turns_the_numpy_aliases_on(
     log = legacy.log()
     for alias in ("float", "int", "object"):
         assert log.count(f"Legacy compatibility: np.{alias} is the builtin {alias}") == 1
+
+
+def test_the_numpy_aliases_answer_as_on_the_numpy_the_script_was_written_for(
+    servers: Servers, legacy_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NumPy 1.23 (the last with np.float) installs on this Python: the unchanged script served there by a local
+    deployment is the oracle for the shims on today's NumPy."""
+    monkeypatch.delenv("MLDEPLOY_DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(SCRIPTS / "legacy_numpy_alias.py", tmp_path / "score.py")
+    (tmp_path / "requirements.txt").write_text("numpy<1.24\n")
+    workspace = Workspace(tmp_path / "workspace")
+    old_numpy = Environment.from_pip_requirements("numpy-1-23", tmp_path / "requirements.txt")
+    service = Model.deploy(workspace, "old-numpy", [], InferenceConfig("score.py", environment=old_numpy),
+                           LocalWebservice.deploy_configuration())  # fmt: skip
+    legacy = servers.ours("legacy_numpy_alias.py", app_root=legacy_root, args=["--legacy-compat"])
+    body = json.dumps({"data": [[1.5, 0, -2], [3, 4.25, 0]]})
+    try:
+        service.wait_for_deployment()
+        assert "Legacy compatibility" not in service.get_logs()
+        assert service.run(input_data=body) == httpx.post(legacy.url + "/score", content=body).json()
+    finally:
+        service.delete()
 
 
 def test_a_local_deployment_with_legacy_compat_serves_the_unchanged_script(

@@ -105,7 +105,7 @@ def _pandas_method(error: BaseException, where: str, compat_on: bool) -> Breakag
     kind, method = match.groups()
     cause = f"{kind}.{method} was removed in pandas 2.0 (this environment has pandas {_installed('pandas')})."
     fix = (f"Fix: use {PANDAS_REMOVED[method]} instead ({where}), or pin pandas<2 in the environment "
-           "(legacy compatibility does not change pandas).")  # fmt: skip
+           "(with numpy<2: pandas 1.x is built for NumPy 1; legacy compatibility does not change pandas).")  # fmt: skip
     return Breakage(f"pandas.{kind}.{method}", cause, fix, False)
 
 

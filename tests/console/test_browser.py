@@ -5,6 +5,7 @@ page without the token. Screenshots go to test-artifacts/console/ (git-ignored).
 import json
 import os
 import shutil
+import signal
 import threading
 import time
 from pathlib import Path
@@ -16,13 +17,14 @@ from playwright.sync_api import expect
 from mldeploy import AciWebservice, InferenceConfig, Model, WebserviceException, Workspace
 from mldeploy.errors import DockerUnavailable
 from mldeploy.targets.docker_engine import connect
-from mldeploy.workspace.services import ServiceRecord, services_root
+from mldeploy.workspace.services import ServiceRecord, load, services_root
 from tests.console.conftest import Console, screenshot
 from tests.support.servers import SCRIPTS
 
 pytestmark = pytest.mark.slow
 LOAD_REQUESTS = 400  # sent while the charts sample; bounded, on 127.0.0.1 only
 LOAD_SECONDS = 20
+SERVER_STARTS_SHOWN = "document.querySelector('#log').textContent.split('Listening on').length - 1"
 
 
 def test_without_the_token_every_page_and_action_is_refused(console: Console, sums: str) -> None:
@@ -99,6 +101,22 @@ def test_reload_serves_the_edited_script(console: Console, project: Path, sums: 
     expect(page.get_by_role("status").filter(has_text="reloaded")).to_be_visible(timeout=60_000)
     page.get_by_role("button", name="Send request").click()
     expect(page.locator("#answer-body")).to_contain_text("120.0")
+    expect(page.locator("#log")).to_contain_text("Reloading: starting 1 new worker(s)")
+
+
+def test_the_log_follows_the_service_through_a_restart(  # type: ignore[no-untyped-def]
+    console: Console, workspace: Workspace, sums: str, page
+) -> None:
+    page.goto(console.url.replace("/?", f"/services/{sums}?"))
+    expect(page.locator("#log")).to_contain_text("mldeploy.access")
+    shown = page.evaluate(SERVER_STARTS_SHOWN)
+    server = load(workspace.path, sums).pid
+    assert server is not None
+    os.killpg(os.getpgid(server), signal.SIGKILL)
+    expect(page.locator("#status").get_by_role("status")).to_have_text("Failed", timeout=15_000)
+    assert workspace.webservices[sums].start()
+    expect(page.locator("#status").get_by_role("status")).to_have_text("Healthy", timeout=15_000)
+    page.wait_for_function(f"{SERVER_STARTS_SHOWN} > {shown}")
 
 
 def test_a_container_service_keys_are_masked_revealed_and_regenerated(  # type: ignore[no-untyped-def]

@@ -150,11 +150,12 @@ def test_a_container_service_keys_are_masked_revealed_and_regenerated(  # type: 
 
 
 def test_a_failing_service_shows_its_diagnosis(console: Console, workspace: Workspace, project: Path, page) -> None:  # type: ignore[no-untyped-def]
+    page.goto(console.url)  # open before the service exists: the list shows it by itself
+    expect(page.get_by_role("row").filter(has_text="sums")).to_be_visible()
     shutil.copy(SCRIPTS / "init_raises.py", project / "broken.py")
     service = Model.deploy(workspace, "broken", [], InferenceConfig(entry_script=str(project / "broken.py")))
     with pytest.raises(WebserviceException):
         service.wait_for_deployment()
-    page.goto(console.url)
     row = page.get_by_role("row").filter(has_text="broken")
     expect(row.get_by_role("status")).to_have_text("Failed")
     screenshot(page, "services-with-failure")

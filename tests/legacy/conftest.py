@@ -7,17 +7,18 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.models import build_app_root
-from tests.legacy.models import old_module_pickle, old_version_pickle
+from tests.legacy.models import old_joblib_pickle, old_module_pickle, old_version_pickle
 from tests.support.servers import SCRIPTS
 
 
 @pytest.fixture(scope="session")
 def legacy_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """azureml-models/sk-model/1 (today's Ridge), old-module/1 (scikit-learn < 0.24 class path) and
-    old-version/1 (pickled by "0.23.2")."""
+    old-version/1 (pickled by "0.23.2"), old-joblib/1 (saved with sklearn.externals.joblib)."""
     root = build_app_root(tmp_path_factory.mktemp("legacy-root"))
     old_module_pickle(root / "azureml-models" / "old-module" / "1")
     old_version_pickle(root / "azureml-models" / "old-version" / "1")
+    old_joblib_pickle(root / "azureml-models" / "old-joblib" / "1")
     return root
 
 

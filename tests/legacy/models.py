@@ -5,6 +5,7 @@ import pickle
 import subprocess
 import sys
 import types
+from collections.abc import Callable
 from pathlib import Path
 
 MODEL_FILE = "model.pkl"
@@ -26,23 +27,42 @@ def _diabetes_fit(estimator):  # type: ignore[no-untyped-def]
     return estimator.fit(features, target)
 
 
+def _pickled_as_in(module: str, cls: type, obj: object, dump: Callable[[object, Path], object], path: Path) -> Path:
+    """``dump(obj, path)`` with ``cls`` named as living in ``module``, where an older library kept it."""
+    stand_in = types.ModuleType(module)
+    setattr(stand_in, cls.__name__, cls)
+    sys.modules[module], (own, cls.__module__) = stand_in, (cls.__module__, module)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        dump(obj, path)
+    finally:
+        cls.__module__ = own
+        del sys.modules[module]
+    return path
+
+
 def old_module_pickle(folder: Path) -> Path:
     """A LinearRegression pickled as scikit-learn before 0.24 did: its class in ``sklearn.linear_model.base``."""
     from sklearn.linear_model import LinearRegression
 
     model = _diabetes_fit(LinearRegression())
-    stand_in = types.ModuleType("sklearn.linear_model.base")
-    stand_in.LinearRegression = LinearRegression  # type: ignore[attr-defined]
-    sys.modules[stand_in.__name__] = stand_in
-    LinearRegression.__module__ = stand_in.__name__
-    try:
-        data = pickle.dumps(model)
-    finally:
-        LinearRegression.__module__ = "sklearn.linear_model._base"
-        del sys.modules[stand_in.__name__]
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / MODEL_FILE).write_bytes(data)
-    return folder / MODEL_FILE
+    return _pickled_as_in("sklearn.linear_model.base", LinearRegression, model, _pickle, folder / MODEL_FILE)
+
+
+def old_joblib_pickle(folder: Path) -> Path:
+    """A Ridge saved with ``sklearn.externals.joblib.dump`` (scikit-learn < 0.23): its arrays' wrapper class is
+    named ``sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper``."""
+    import joblib
+    from joblib.numpy_pickle import NumpyArrayWrapper
+    from sklearn.linear_model import Ridge
+
+    model = _diabetes_fit(Ridge(alpha=1.0))
+    module = "sklearn.externals.joblib.numpy_pickle"
+    return _pickled_as_in(module, NumpyArrayWrapper, model, joblib.dump, folder / MODEL_FILE)
+
+
+def _pickle(obj: object, path: Path) -> None:
+    path.write_bytes(pickle.dumps(obj))
 
 
 def old_version_pickle(folder: Path) -> Path:

@@ -28,6 +28,13 @@ BREAKAGES = {
          "Fix: write `import joblib` instead (legacy_sklearn_externals.py, line 7)"),
         "yes",
     ),
+    "model saved with sklearn.externals.joblib": Breakage(
+        "legacy_old_pickle.py",
+        ("No module named 'sklearn.externals.joblib'", "The model was saved with sklearn.externals.joblib, the copy "
+         "of joblib that scikit-learn kept until 0.23", "Fix: load it once and save it again with `import joblib"),
+        "yes",
+        model="old-joblib",
+    ),
     "sklearn.externals.six": Breakage(
         "legacy_sklearn_six.py",
         ("sklearn.externals.six was removed in scikit-learn 0.23",

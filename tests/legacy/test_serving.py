@@ -59,6 +59,16 @@ def test_legacy_compat_serves_the_sklearn_externals_script_as_its_fixed_version(
     assert legacy.log().count("Legacy compatibility: sklearn.externals.joblib is joblib") == 1
 
 
+def test_legacy_compat_loads_a_model_saved_with_sklearn_externals_joblib(servers: Servers, legacy_root: Path) -> None:
+    """The same Ridge (fixed seeds) saved by today's joblib is the oracle."""
+    old = servers.ours("legacy_old_pickle.py", app_root=legacy_root, args=["--legacy-compat"],
+                       model_dir="azureml-models/old-joblib/1")  # fmt: skip
+    today = servers.ours("legacy_old_pickle.py", app_root=legacy_root)
+    answers = [httpx.post(server.url + "/score", content=ROWS).json() for server in (old, today)]
+    assert answers[0] == answers[1]
+    assert "Legacy compatibility: sklearn.externals.joblib is joblib" in old.log()
+
+
 @pytest.mark.reference
 def test_the_reference_answers_the_fixed_script_as_we_answer_the_unchanged_one(
     servers: Servers, legacy_root: Path, tmp_path: Path

@@ -188,14 +188,24 @@ def test_a_target_that_does_not_answer_is_named(console: Console, workspace: Wor
         shutil.rmtree(folder)
 
 
-def test_a_service_deleted_while_its_page_is_open(console: Console, workspace: Workspace, page) -> None:  # type: ignore[no-untyped-def]
-    page.goto(console.url.replace("/?", "/services/broken?"))
-    expect(page.locator("#diagnosis")).to_be_visible()
-    workspace.webservices["broken"].delete()
+def test_a_service_deleted_while_its_page_is_open(  # type: ignore[no-untyped-def]
+    console: Console, workspace: Workspace, project: Path, page
+) -> None:
+    shutil.copy(SCRIPTS / "echo.py", project / "doomed.py")
+    Model.deploy(
+        workspace, "doomed", [], InferenceConfig(entry_script=str(project / "doomed.py"))
+    ).wait_for_deployment()
+    page.goto(console.url.replace("/?", "/services/doomed?"))
+    expect(page.locator("#status").get_by_role("status")).to_have_text("Healthy")
+    workspace.webservices["doomed"].delete()
     expect(page.locator("#status")).to_contain_text("deleted while this page was open", timeout=15_000)
-    expect(page.locator("#log")).to_contain_text("No service 'broken'")
-    page.goto(console.url.replace("/?", "/services/broken?"))
-    expect(page.get_by_role("alert")).to_contain_text("No service 'broken' in this workspace")
+    expect(page.locator("#log")).to_contain_text("No service 'doomed'")
+    page.get_by_role("button", name="Send request").click()
+    expect(page.locator("#answer").get_by_role("alert")).to_contain_text("No service 'doomed'")
+    page.goto(console.url.replace("/?", "/services/doomed?"))
+    expect(page.get_by_role("alert")).to_contain_text("No service 'doomed' in this workspace")
+    page.goto(console.url.replace("/?", "/services/Bad_Name?"))
+    expect(page.get_by_role("alert")).to_contain_text("Service name 'Bad_Name' is not valid")
 
 
 def test_models_environments_and_the_planner(console: Console, sums: str, page) -> None:  # type: ignore[no-untyped-def]

@@ -13,13 +13,13 @@ from starlette.templating import Jinja2Templates
 from ..api.webservice import WebserviceException
 from ..api.workspace import Workspace
 from ..errors import ServiceNotFound
+from ..targets.keys import KEY_NAMES
 from . import logs, planner, registry, scoring_form, services
 from .metrics import Sampler, parse
 from .reach import Unreachable, read
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 ACTIONS = ("reload", "regen", "delete")
-KEY_NAMES = ("Primary", "Secondary")
 
 
 def _workspace(request: Request) -> Workspace:

@@ -17,7 +17,7 @@ from ..api.workspace import Workspace
 from ..errors import DockerUnavailable, ServiceNotFound
 from ..targets.base import DeploymentError, ServiceState
 from ..targets.deployments import target_of
-from ..workspace.services import ServiceRecord, load, load_all
+from ..workspace.services import ServiceRecord, check_name, load, load_all
 
 TROUBLED = (ServiceState.FAILED, ServiceState.UNHEALTHY)
 EXCEPTION_LINE = re.compile(r"^\w[\w.]*(Error|Exception|Exit|Interrupt)\b.*$", re.MULTILINE)
@@ -52,7 +52,12 @@ class ServiceView:
 
 
 def record_of(workspace: Workspace, name: str) -> ServiceRecord:
-    """ServiceNotFound (its message lists the services there are) when the service is gone."""
+    """ServiceNotFound (its message lists the services there are) when the service is gone, or when ``name``
+    cannot be a service's name."""
+    try:
+        check_name(name)
+    except ValueError as error:
+        raise ServiceNotFound(str(error)) from None
     return load(workspace.path, name)
 
 

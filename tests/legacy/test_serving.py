@@ -4,6 +4,8 @@ this Python): from `mldeploy serve --legacy-compat`, MLDEPLOY_LEGACY_COMPAT=1, a
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -138,3 +140,26 @@ def test_a_local_deployment_with_legacy_compat_serves_the_unchanged_script(
         assert "Legacy compatibility: sklearn.externals.joblib is joblib" in service.get_logs()
     finally:
         service.delete()
+
+
+def test_mldeploy_deploy_legacy_compat_serves_the_unchanged_script(tmp_path: Path) -> None:
+    shutil.copy(SCRIPTS / "legacy_sklearn_externals.py", tmp_path / "score.py")
+    from tests.fixtures.models import build_diabetes_model
+
+    build_diabetes_model(tmp_path / "model.pkl")
+
+    def mldeploy(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "mldeploy", "--workspace", str(tmp_path / "workspace"), *args]
+        return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=180)
+
+    assert mldeploy("model", "register", "model.pkl", "--name", "old-sample").returncode == 0
+    deploy = ["deploy", "old-cli", "--model", "old-sample", "--entry-script", "score.py"]
+    try:
+        refused = mldeploy(*deploy)
+        assert refused.returncode == 1
+        assert "sklearn.externals.joblib was removed in scikit-learn 0.23" in refused.stderr
+        served = mldeploy(*deploy, "--overwrite", "--legacy-compat")
+        assert served.returncode == 0, served.stderr
+        assert len(json.loads(mldeploy("service", "run", "old-cli", ROWS).stdout)) == 2
+    finally:
+        mldeploy("service", "delete", "old-cli")

@@ -21,7 +21,7 @@ from tests.fixtures.models import build_app_root, model_dir_for
 from tests.support.reference import reference_venv
 from tests.support.servers import Server
 
-from contenders import Contender, bare_http, contenders, reference_version
+from contenders import Contender, bare_http, bare_parser, contenders, reference_version
 from peers import PEERS, Peer, peer_bin
 from procs import Memory, cpu_time_of, descendants, memory_of, rss_of_tree_mib, worker_pids
 from report import machine, render
@@ -146,17 +146,20 @@ def setup_lines(azmlinfsrv: Path, load: Load) -> list[str]:
 
 def run_benchmark(
     load: Load, work_dir: Path, log_dir: Path
-) -> tuple[list[str], list[Comparison], Measurement, dict[str, Measurement | str]]:
+) -> tuple[list[str], list[Comparison], dict[str, Measurement], dict[str, Measurement | str]]:
     azmlinfsrv = reference_venv()
     app_root = build_app_root(work_dir / "app")
     pair = contenders(azmlinfsrv, app_root, log_dir)
     comparisons = [compare(scenario, pair, work_dir, load) for scenario in SCENARIOS]
     limit_scenario = dataclasses.replace(LIMIT_SCENARIO, workers=0)
     post_script = write_post_script(work_dir / "post-limit.lua", limit_scenario.body)
-    limit = _measure_logged(bare_http(log_dir), limit_scenario, post_script, load)
+    limits = {
+        contender.name: _measure_logged(contender, limit_scenario, post_script, load)
+        for contender in (bare_parser(log_dir), bare_http(log_dir))
+    }
     model_file = app_root / model_dir_for(1) / "model.pkl"
     peers = {peer.name: measure_peer(peer, work_dir, model_file, log_dir, load) for peer in PEERS}
-    return setup_lines(azmlinfsrv, load), comparisons, limit, peers
+    return setup_lines(azmlinfsrv, load), comparisons, limits, peers
 
 
 def _log_dir(output: Path) -> Path:
@@ -174,8 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     load = Load(QUICK_DURATION_S if options.quick else options.duration, options.connections)
     log_dir = _log_dir(options.output)
     with tempfile.TemporaryDirectory(prefix="mldeploy-bench-") as work_dir:
-        setup, comparisons, limit, peers = run_benchmark(load, Path(work_dir), log_dir)
-    report = render(setup, comparisons, limit, peers)
+        setup, comparisons, limits, peers = run_benchmark(load, Path(work_dir), log_dir)
+    report = render(setup, comparisons, limits, peers)
     options.output.write_text(report)
     print(report)
     print(f"Written to {options.output}; server logs in {log_dir}")

@@ -38,7 +38,7 @@ def contenders(azmlinfsrv: Path, app_root: Path, log_dir: Path) -> tuple[Contend
 
 
 def bare_http(log_dir: Path) -> Contender:
-    """The HTTP layer's limit: bench/bare_asgi.py under uvicorn with httptools and uvloop, as our front uses."""
+    """An ASGI server's limit: bench/bare_asgi.py under uvicorn with httptools and uvloop."""
 
     def start(script: str, workers: int) -> Server:
         port = free_port()
@@ -47,7 +47,18 @@ def bare_http(log_dir: Path) -> Contender:
                    "--no-access-log", "--log-level", "warning"]  # fmt: skip
         return Server(command, port, BENCH_DIR, dict(os.environ), log_dir / f"bare-{port}.log")
 
-    return Contender("bare HTTP layer", NO_WORKERS, start)
+    return Contender("bare ASGI app", NO_WORKERS, start)
+
+
+def bare_parser(log_dir: Path) -> Contender:
+    """The layer our front sits on: bench/bare_httptools.py, an httptools protocol on uvloop."""
+
+    def start(script: str, workers: int) -> Server:
+        port = free_port()
+        command = [sys.executable, str(BENCH_DIR / "bare_httptools.py"), str(port)]
+        return Server(command, port, BENCH_DIR, dict(os.environ), log_dir / f"bare-parser-{port}.log")
+
+    return Contender("bare httptools protocol", NO_WORKERS, start)
 
 
 def reference_version(azmlinfsrv: Path) -> str:

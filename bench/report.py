@@ -50,12 +50,15 @@ def machine() -> str:
 
 
 def render(
-    setup: Sequence[str], comparisons: Sequence[Comparison], limit: Measurement, peers: dict[str, Measurement | str]
+    setup: Sequence[str],
+    comparisons: Sequence[Comparison],
+    limits: dict[str, Measurement],
+    peers: dict[str, Measurement | str],
 ) -> str:
     lines = ["# mldeploy vs azmlinfsrv", "", *(f"- {line}" for line in setup), ""]
     lines += ["## Raw numbers", "", *_table(RAW_COLUMNS, _raw_rows(comparisons)), ""]
     lines += ["## Ratios ours / reference", "", *_table(RATIO_COLUMNS, _ratio_rows(comparisons)), ""]
-    lines += ["## The HTTP layer's limit", "", *_limit_lines(limit, comparisons), ""]
+    lines += ["## The HTTP layer's limit", "", *_limit_lines(limits, comparisons), ""]
     lines += ["## Peers on the same model", "", *_peer_lines(peers, comparisons), ""]
     return "\n".join(lines)
 
@@ -82,20 +85,25 @@ def _peer_lines(peers: dict[str, Measurement | str], comparisons: Sequence[Compa
     ]
 
 
-def _limit_lines(limit: Measurement, comparisons: Sequence[Comparison]) -> list[str]:
-    """The bare ASGI app's row, and how close ours comes to it on echo.py at 1 worker."""
+def _limit_lines(limits: dict[str, Measurement], comparisons: Sequence[Comparison]) -> list[str]:
+    """The bare servers' rows (a constant answer, no worker), and how close ours comes on echo.py at 1 worker."""
     echo = next(comparison.ours for comparison in comparisons if comparison.scenario == LIMIT_SCENARIO)
-    front_us, _ = limit.cpu_us_per_request()
-    row = [f"{limit.load.requests_per_s:.0f}", f"{limit.requests_per_cpu_s:.0f}", f"{front_us:.0f}",
-           f"{limit.load.p50_ms:.2f}", f"{limit.load.p99_ms:.2f}", "; ".join(limit.problems) or "-"]  # fmt: skip
+    rows = []
+    for name, limit in limits.items():
+        front_us, _ = limit.cpu_us_per_request()
+        rows.append([name, f"{limit.load.requests_per_s:.0f}", f"{limit.requests_per_cpu_s:.0f}", f"{front_us:.0f}",
+                     f"{limit.load.p50_ms:.2f}", f"{limit.load.p99_ms:.2f}",
+                     f"{_ratio(echo.load.requests_per_s, limit.load.requests_per_s)}",
+                     f"{_ratio(echo.requests_per_cpu_s, limit.requests_per_cpu_s)}",
+                     "; ".join(limit.problems) or "-"])  # fmt: skip
+    columns = ("bare server", "req/s", "req/CPU-s", "CPU us/req", "p50 ms", "p99 ms", "ours echo.py x1: of its req/s",
+               "of its req/CPU-s", "problems")  # fmt: skip
     return [
-        "A constant answer from a bare uvicorn + httptools + uvloop ASGI app (bench/bare_asgi.py), one process,"
-        " under the same wrk load and echo.py's body: no server can answer through this HTTP layer for less.",
+        "A constant answer, one process, the same wrk load and echo.py's body: the httptools protocol on uvloop our"
+        " front is built on (bench/bare_httptools.py), and an ASGI app under uvicorn + httptools + uvloop"
+        " (bench/bare_asgi.py). No server answers through these layers for less.",
         "",
-        *_table(("req/s", "req/CPU-s", "CPU us/req", "p50 ms", "p99 ms", "problems"), [row]),
-        "",
-        f"Ours on echo.py at 1 worker: {_ratio(echo.load.requests_per_s, limit.load.requests_per_s)} of its req/s,"
-        f" {_ratio(echo.requests_per_cpu_s, limit.requests_per_cpu_s)} of its requests per CPU-second.",
+        *_table(columns, rows),
     ]
 
 

@@ -18,7 +18,7 @@ def test_build_once_then_reuse_and_the_runtime_imports(tmp_path: Path) -> None:
     steps: list[str] = []
     env = build(spec, tmp_path / "envs", steps.append, "requirements.txt")
     built_at = (env / ".complete").stat().st_mtime_ns
-    code = "import six, uvicorn, werkzeug, mldeploy.scoring.server; import typer"
+    code = "import six, httptools, werkzeug, mldeploy.scoring.server; import typer"
     result = subprocess.run([str(python_of(env)), "-c", code], capture_output=True, text=True)
     assert "No module named 'typer'" in result.stderr, "the control plane is not installed in user environments"
     subprocess.run([str(python_of(env)), "-c", code.rsplit(";", 1)[0]], check=True)

@@ -19,7 +19,6 @@ from .registry import uv_environment
 
 # the scoring runtime's dependencies (mldeploy's own, installed into every environment) and what each is for
 RUNTIME_PURPOSES = {
-    "uvicorn": "its HTTP server",
     "httptools": "its HTTP parser",
     "uvloop": "its event loop",
     "werkzeug": "the request object of @rawhttp scripts",

@@ -1,28 +1,29 @@
 """Routes of the scoring server, answered as the reference server answers them.
 
 The front does routing, authentication, header checks, admission and timeouts; parsing the input,
-calling run() and encoding its result happen in a worker process.
+calling run() and encoding its result happen in a worker process. A request is decided in two steps, so
+that a refused one never has its body read: ``admit`` when its head is complete (an answer, or None when
+it goes on to a worker), then ``score`` with its body. ``complete`` adds what every answer carries.
 """
 
 import hmac
 import time
-import uuid
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qsl
 
-from .. import __version__
 from .access_log import AccessLog
-from .bodies import BodyReader, BodyRefused
 from .config import ServerConfig
 from .cors import Cors
+from .dispatch import Overloaded, WorkerDied, WorkerTimedOut
 from .metrics import ServerMetrics
 from .outputs import OPTIONS_REPLY, Headers, error_reply
-from .pool import Overloaded, WorkerDied, WorkerPool, WorkerTimedOut
+from .pool import WorkerPool
+from .request import Request, RequestIds
 from .swagger import valid_aliases
 
 Answer = tuple[int, Headers, bytes]
 
-HEADER_LIMIT = 100
-SERVER_VERSION = f"mldeploy/{__version__}"
 KEY_HEADER = "x-mldeploy-key"  # the service key, where Authorization cannot carry it (a Kubernetes API proxy)
 NOT_FOUND = (
     "The requested URL was not found on the server. If you entered the URL manually please check your "
@@ -41,43 +42,6 @@ def error_answer(status: int, message: str, **extra: str) -> Answer:
     return reply[0], reply[1], reply[2]
 
 
-class RequestIds:
-    """x-request-id / x-ms-request-id / x-ms-client-request-id handling of the reference."""
-
-    __slots__ = ("client", "legacy", "request")
-
-    def __init__(self, headers: dict[str, str]) -> None:
-        self.request = headers.get("x-request-id") or str(uuid.uuid4())
-        legacy = headers.get("x-ms-request-id", "")
-        client = headers.get("x-ms-client-request-id", "")
-        if legacy:
-            client = client or legacy
-        else:
-            legacy = client or self.request
-        self.legacy = legacy
-        self.client = client
-
-    def problem(self) -> str | None:
-        """The 431 message when an id is too long; the ids that are too long are then not echoed."""
-        if len(self.request) > HEADER_LIMIT:
-            self.request = self.legacy = self.client = ""
-            return f"x-request-id must not exceed {HEADER_LIMIT} characters"
-        if len(self.legacy) > HEADER_LIMIT or len(self.client) > HEADER_LIMIT:
-            self.legacy = self.client = ""
-            return f"x-ms-request-id and x-ms-client-request-id must not exceed {HEADER_LIMIT} characters"
-        return None
-
-    def headers(self) -> Headers:
-        out = [("x-ms-server-version", SERVER_VERSION)]
-        if self.request:
-            out.append(("x-request-id", self.request))
-        if self.legacy:
-            out.append(("x-ms-request-id", self.legacy))
-        if self.client:
-            out.append(("x-ms-client-request-id", self.client))
-        return out
-
-
 class ScoringApp:
     def __init__(self, pool: WorkerPool, metrics: ServerMetrics, access_log: AccessLog) -> None:
         self.access_log = access_log
@@ -87,40 +51,48 @@ class ScoringApp:
         self._keys: list[bytes] = []
         self._cors_rules: tuple[str, Cors] | None = None
 
-    async def handle(self, method: str, path: str, query: str, headers: Headers, body: BodyReader) -> Answer:
-        """Answer one request. ``headers`` names are lower-case; ``body`` is read only once the request is
-        admitted (a known route and method, the key when auth is on, room in the body budget)."""
-        started = time.perf_counter()
-        header_map = dict(headers)
-        if path in ROUTES and method not in ROUTES[path]:
-            status, out, payload = error_answer(405, NOT_ALLOWED)
-        elif path in ROUTES:
-            ids = RequestIds(header_map)
-            problem = ids.problem()
-            if problem:
-                status, out, payload = error_answer(431, problem)
-            elif path == "/score":
-                try:
-                    status, out, payload = await self._score(method, path, query, headers, header_map, body)
-                except BodyRefused as refused:
-                    status, out, payload = refused.answer
-            elif path == "/":
-                status, out, payload = self._health(method)
-            else:
-                status, out, payload = self._swagger(method, query)
-            out = out + ids.headers()
+    def admit(self, request: Request) -> Answer | None:
+        """The answer to a request whose head is complete, or None when it is admitted to a worker (a scoring
+        request with the key when auth is on): its body is then read and given to ``score``."""
+        method, path = request.method, request.path
+        allowed = ROUTES.get(path)
+        if allowed is None:
+            if path == "/metrics" and method in ("GET", "HEAD"):
+                return 200, [("Content-Type", self.metrics.content_type)], self.metrics.render()
+            return error_answer(404, NOT_FOUND)
+        if method not in allowed:
+            return error_answer(405, NOT_ALLOWED)
+        ids = request.ids = RequestIds(request.header_map)
+        problem = ids.problem()
+        if problem:
+            return error_answer(431, problem)
+        if path == "/score":
+            return self._refusal(request)
+        if path == "/":
+            return self._health(method)
+        return self._swagger(method, request.query)
+
+    def score(self, request: Request, body: bytes | bytearray, reply: Callable[[Answer], None]) -> None:
+        """Hand an admitted request to a worker; ``reply`` gets the answer (at once when there is no room)."""
+        message = (request.method, request.path, request.query, request.headers, body)
+        self.pool.submit(message, lambda result, error: reply(self._answer(result, error)))
+
+    def complete(self, request: Request, answer: Answer) -> Answer:
+        """The answer with the ids, CORS and TraceId headers; counted in the metrics and the access log."""
+        status, out, payload = answer
+        path = request.path
+        if request.ids is not None:
+            out = out + request.ids.headers()
             if self.config.cors_origins:
-                out += self._cors().headers(method, header_map)
-        elif path == "/metrics" and method in ("GET", "HEAD"):
-            status, out, payload = 200, [("Content-Type", self.metrics.content_type)], self.metrics.render()
-        else:
-            status, out, payload = error_answer(404, NOT_FOUND)
-        if "traceid" in header_map:
-            out.append(("TraceId", header_map["traceid"]))
-        elapsed = time.perf_counter() - started
-        self.metrics.observe(path if path in ROUTES or path == "/metrics" else "other", status, elapsed)
+                out += self._cors().headers(request.method, request.header_map)
+        traceid = request.header_map.get("traceid")
+        if traceid is not None:
+            out.append(("TraceId", traceid))
+        elapsed = time.perf_counter() - request.started
+        known = path in ROUTES or path == "/metrics"
+        self.metrics.observe(path if known else "other", status, elapsed)
         if path != "/":
-            self.access_log.record(method, path, status, elapsed * 1000, len(payload))
+            self.access_log.record(request.method, path, status, elapsed * 1000, len(payload))
         return status, out, payload
 
     def _health(self, method: str) -> Answer:
@@ -173,17 +145,16 @@ class ScoringApp:
             given = header_map.get(KEY_HEADER, "").strip().encode()
         return bool(given) and any(hmac.compare_digest(given, key) for key in self._keys)
 
-    async def _score(
-        self, method: str, path: str, query: str, headers: Headers, header_map: dict[str, str], body: BodyReader
-    ) -> Answer:
-        if not self._authorized(header_map):
-            if method == "OPTIONS":  # a CORS preflight carries no key: answered here, run() never sees it
-                return OPTIONS_REPLY[0], list(OPTIONS_REPLY[1]), OPTIONS_REPLY[2]
-            status, out, payload = error_answer(
-                401, "Authentication failed: send the service key as the header 'Authorization: Bearer <key>'."
-            )
-            return status, [*out, ("WWW-Authenticate", "Bearer")], payload
-        return await self._dispatch(method, path, query, headers, await body())
+    def _refusal(self, request: Request) -> Answer | None:
+        """Why a scoring request is not let through (no valid key), or None."""
+        if self._authorized(request.header_map):
+            return None
+        if request.method == "OPTIONS":  # a CORS preflight carries no key: answered here, run() never sees it
+            return OPTIONS_REPLY[0], list(OPTIONS_REPLY[1]), OPTIONS_REPLY[2]
+        status, out, payload = error_answer(
+            401, "Authentication failed: send the service key as the header 'Authorization: Bearer <key>'."
+        )
+        return status, [*out, ("WWW-Authenticate", "Bearer")], payload
 
     def _overloaded(self) -> Answer:
         status, out, payload = error_answer(
@@ -193,23 +164,25 @@ class ScoringApp:
         )
         return status, [*out, ("Retry-After", "1")], payload
 
-    async def _dispatch(self, method: str, path: str, query: str, headers: Headers, body: bytes) -> Answer:
-        try:
-            status, out, payload, exec_ms = await self.pool.submit((method, path, query, headers, body))
-        except Overloaded:
+    def _answer(self, result: Any, error: Exception | None) -> Answer:
+        """A worker's reply as an answer, or the answer for why there is none."""
+        if error is None:
+            status, out, payload, exec_ms = result
+            if exec_ms is not None:
+                out.append(("x-ms-run-fn-exec-ms", f"{exec_ms:.3f}"))
+            return status, out, payload
+        if isinstance(error, Overloaded):
             return self._overloaded()
-        except WorkerTimedOut:
+        if isinstance(error, WorkerTimedOut):
             return error_answer(
                 504,
                 f"Scoring timeout after {self.config.scoring_timeout_ms} ms: run() did not finish in time and "
                 "its worker was replaced. Make run() faster or raise the scoring timeout.",
             )
-        except WorkerDied:
+        if isinstance(error, WorkerDied):
             return error_answer(
                 502,
                 "The worker process running this request died (crash, os._exit or out of memory) and is being "
                 "restarted. Check the service logs for the cause.",
             )
-        if exec_ms is not None:
-            out.append(("x-ms-run-fn-exec-ms", f"{exec_ms:.3f}"))
-        return status, out, payload
+        raise error

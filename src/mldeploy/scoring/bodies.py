@@ -8,17 +8,15 @@ against ``max_buffered_bytes``; a request that would pass it is answered 503 bef
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 from .outputs import Headers, error_reply
 
 logger = logging.getLogger("mldeploy.server")
 
 Answer = tuple[int, Headers, bytes]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
 WARNING_INTERVAL_S = 10.0
 MIB = 1024 * 1024
+PREALLOCATED_FROM = 64 * 1024  # bodies of known size above this go into one buffer
 
 TOO_LARGE = "The request body is larger than the limit of {limit} bytes. Send less data per request."
 OVER_BUDGET = (
@@ -73,17 +71,25 @@ class BodyBudget:
         self.held -= size
 
 
-class BodyReader:
-    """Reads one request's body on demand; ``release()`` gives its bytes back to the budget."""
+class BodyBuffer:
+    """One admitted request's body as it arrives, counted against the size limit and the shared budget.
 
-    __slots__ = ("budget", "declared", "max_bytes", "receive", "reserved")
+    ``add`` raises BodyRefused when the body grows past either; ``release()`` gives its bytes back. A large
+    body of known size is read into one buffer, so it is held once and never joined from pieces."""
 
-    def __init__(self, receive: Receive, declared: int | None, max_bytes: int, budget: BodyBudget) -> None:
-        self.receive = receive
-        self.declared = declared
+    __slots__ = ("budget", "buffer", "chunks", "max_bytes", "reserved", "size")
+
+    def __init__(self, declared: int | None, max_bytes: int, budget: BodyBudget) -> None:
         self.max_bytes = max_bytes
         self.budget = budget
         self.reserved = 0
+        self.size = 0
+        self.chunks: list[bytes] = []
+        self.buffer: bytearray | None = None
+        if declared:
+            self._take(declared)
+            if declared > PREALLOCATED_FROM:
+                self.buffer = bytearray(declared)
 
     def _take(self, size: int) -> None:
         if size > self.max_bytes:
@@ -92,51 +98,28 @@ class BodyReader:
             self.budget.reserve(size - self.reserved)
             self.reserved = size
 
-    async def __call__(self) -> bytes | bytearray:
-        """The whole body; raises BodyRefused when it is too large, over the budget or cut off (a body too
-        slow to arrive is answered 408 by the connection, see ``connections``)."""
-        if self.declared:
-            self._take(self.declared)
-        message = await self.receive()
-        body: bytes = message.get("body", b"")
-        if not message.get("more_body", False):
-            self._check_complete(message, len(body))
-            return body
-        if self.declared:
-            return await self._read_declared(message)
-        chunks = [body]
-        size = len(body)
-        while message.get("more_body", False):
-            message = await self.receive()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            self._take(size)
-            chunks.append(chunk)
-        self._check_complete(message, size)
+    def add(self, chunk: bytes) -> None:
+        start = self.size
+        self.size += len(chunk)
+        if self.size > self.reserved:  # a chunked body: counted as it grows
+            self._take(self.size)
+        if self.buffer is not None:
+            self.buffer[start : self.size] = chunk
+        else:
+            self.chunks.append(chunk)
+
+    def data(self) -> bytes | bytearray:
+        """The whole body (a single piece is handed over as it is)."""
+        if self.buffer is not None:
+            return self.buffer
+        chunks = self.chunks
+        if len(chunks) == 1:
+            return chunks[0]
         return b"".join(chunks)
 
-    async def _read_declared(self, message: dict[str, Any]) -> bytearray:
-        """A body of known size, read into one buffer: held once, never joined from pieces."""
-        body = bytearray(self.declared or 0)
-        size = 0
-        while True:
-            chunk = message.get("body", b"")
-            body[size : size + len(chunk)] = chunk
-            size += len(chunk)
-            if not message.get("more_body", False):
-                break
-            message = await self.receive()
-        self._check_complete(message, size)
-        if size != len(body):
-            raise BodyRefused(400, f"The body has {size} bytes where Content-Length says {len(body)}.")
-        return body
-
-    def _check_complete(self, message: dict[str, Any], size: int) -> None:
-        if message["type"] == "http.disconnect":
-            raise BodyRefused(400, "The client closed the connection before the whole body arrived.")
-        self._take(size)
-
     def release(self) -> None:
+        self.chunks = []
+        self.buffer = None
         if self.reserved:
             self.budget.release(self.reserved)
             self.reserved = 0

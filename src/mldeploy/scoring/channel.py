@@ -6,7 +6,6 @@ from typing import Any
 
 from . import protocol
 
-LARGE_BODY = 1 << 20
 Request = tuple[str, str, str, list[tuple[str, str]], bytes | bytearray]
 
 
@@ -15,9 +14,11 @@ class Channel(asyncio.Protocol):
 
     def __init__(self) -> None:
         self._buffer = bytearray()
+        self._pending: list[bytes | bytearray] = []
+        self._loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
         self.on_message: Callable[[Any], None] = lambda message: None
-        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.closed: asyncio.Future[None] = self._loop.create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
@@ -43,15 +44,21 @@ class Channel(asyncio.Protocol):
             self._transport.write(protocol.encode(message))
 
     def send_request(self, request: Request) -> None:
-        """One request: its frame, then its body as it is (a large body is handed over, never copied)."""
+        """One request: its frame, then its body as it is (a large body is handed over, never copied).
+
+        The requests given in one turn of the event loop are written together at its end: one system call,
+        and one wake-up of the worker, for all of them."""
+        method, path, query, headers, body = request
+        pending = self._pending
+        if not pending:
+            self._loop.call_soon(self._flush)
+        pending.append(protocol.request_head(method, path, query, headers, len(body)))
+        pending.append(body)
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
         if self._transport is not None and not self._transport.is_closing():
-            method, path, query, headers, body = request
-            head = protocol.request_head(method, path, query, headers, len(body))
-            if len(body) < LARGE_BODY:
-                self._transport.write(head + body)  # one write: one system call
-            else:
-                self._transport.write(head)
-                self._transport.write(body)
+            self._transport.writelines(pending)
 
     def close(self) -> None:
         if self._transport is not None:

@@ -1,10 +1,81 @@
-"""Prometheus metrics of one scoring server (one replica): what ``GET /metrics`` answers."""
+"""Prometheus metrics of one scoring server (one replica): what ``GET /metrics`` answers.
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+The per-request figures (requests by route and status, their latency, the queue wait) are plain counters
+that a request bumps with one dictionary lookup and one list index; prometheus_client turns them into
+metric families only when /metrics is read. Its own Counter and Histogram take a lock and walk the
+buckets on every request, which cost the front more than parsing the request did.
+"""
+
+from bisect import bisect_left
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 WAIT_BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Buckets:
+    """One histogram's observations: a count per bucket (the last one past every bound) and their sum."""
+
+    __slots__ = ("bounds", "counts", "sum")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1  # a bucket holds values up to its bound, inclusive
+        self.sum += value
+
+    def cumulative(self) -> list[tuple[str, float]]:
+        total = 0
+        out = []
+        for bound, count in zip((*map(floatToGoString, self.bounds), "+Inf"), self.counts, strict=True):
+            total += count
+            out.append((bound, total))
+        return out
+
+
+class RequestFigures(Collector):
+    """Requests answered by route and status, their latency by route, and the queue wait."""
+
+    def __init__(self) -> None:
+        self.answered: dict[tuple[str, int], int] = {}
+        self.latency: dict[str, Buckets] = {}
+        self.queue_wait = Buckets(WAIT_BUCKETS)
+
+    def observe(self, route: str, status: int, seconds: float) -> None:
+        key = (route, status)
+        self.answered[key] = self.answered.get(key, 0) + 1
+        buckets = self.latency.get(route)
+        if buckets is None:
+            buckets = self.latency[route] = Buckets(LATENCY_BUCKETS)
+        buckets.observe(seconds)
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "mldeploy_requests", "HTTP requests answered, by route and status code.", labels=["route", "status"]
+        )
+        for (route, status), count in sorted(self.answered.items()):
+            requests.add_metric([route, str(status)], count)
+        yield requests
+        latency = HistogramMetricFamily(
+            "mldeploy_request_duration_seconds", "Time from request received to answer, by route.", labels=["route"]
+        )
+        for route, buckets in sorted(self.latency.items()):
+            latency.add_metric([route], buckets.cumulative(), buckets.sum)
+        yield latency
+        wait = HistogramMetricFamily(
+            "mldeploy_queue_wait_seconds", "Time a scoring request waited in the queue for a free worker."
+        )
+        wait.add_metric([], self.queue_wait.cumulative(), self.queue_wait.sum)
+        yield wait
 
 
 class ServerMetrics:
@@ -12,28 +83,13 @@ class ServerMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self._requests = Counter(
-            "mldeploy_requests",
-            "HTTP requests answered, by route and status code.",
-            ["route", "status"],
-            registry=self.registry,
-        )
-        self._latency = Histogram(
-            "mldeploy_request_duration_seconds",
-            "Time from request received to answer, by route.",
-            ["route"],
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
+        self._figures = RequestFigures()
+        self.registry.register(self._figures)
+        self.observe = self._figures.observe
+        self.queue_wait = self._figures.queue_wait
         self.in_flight = Gauge(
             "mldeploy_requests_in_flight",
             "Scoring requests received and not yet answered (running or queued).",
-            registry=self.registry,
-        )
-        self.queue_wait = Histogram(
-            "mldeploy_queue_wait_seconds",
-            "Time a scoring request waited in the queue for a free worker.",
-            buckets=WAIT_BUCKETS,
             registry=self.registry,
         )
         self.worker_restarts = Counter(
@@ -46,16 +102,6 @@ class ServerMetrics:
             "Worker processes whose init() finished and that take requests.",
             registry=self.registry,
         )
-        self._children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
-
-    def observe(self, route: str, status: int, seconds: float) -> None:
-        key = (route, status)
-        children = self._children.get(key)
-        if children is None:
-            children = (self._requests.labels(route, str(status)), self._latency.labels(route))
-            self._children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -1,8 +1,5 @@
-"""The worker processes of one server, supervised, and the queue of scoring requests in front of them.
+"""The worker processes of one server, supervised; ``dispatch`` decides which of them runs which request.
 
-Each worker runs one request at a time. A request goes straight to an idle worker, or waits in the queue
-at most ``max_request_wait_ms`` (then: Overloaded, 503). When a worker answers, the next queued request is
-written to it from the same callback, so a busy worker never waits for the event loop to hand it work.
 A worker that passes the scoring timeout has its stack dumped and is killed (WorkerTimedOut, 504); one
 that dies holding a request fails it (WorkerDied, 502). Either is restarted, with backoff after crashes.
 
@@ -26,6 +23,7 @@ from typing import Any
 from . import protocol
 from .channel import Channel
 from .config import ServerConfig
+from .dispatch import Dispatcher, Job, Settle, WorkerDied
 from .metrics import ServerMetrics
 
 logger = logging.getLogger("mldeploy.pool")
@@ -35,41 +33,16 @@ HEALTHY_LIFETIME_S = 30.0
 MAX_BACKOFF_S = 10.0
 
 
-class WorkerDied(Exception):
-    """The worker process ended while it held the request."""
-
-
-class WorkerTimedOut(Exception):
-    """run() did not answer within the scoring timeout."""
-
-
-class Overloaded(Exception):
-    """No worker freed up within the wait limit."""
-
-
-class Job:
-    """One scoring request: its message, the future its caller awaits, and its timers."""
-
-    __slots__ = ("expiry", "future", "message", "queued_at", "timer")
-
-    def __init__(self, message: Any, future: "asyncio.Future[Any]") -> None:
-        self.message = message
-        self.future = future
-        self.queued_at = 0.0
-        self.expiry: asyncio.TimerHandle | None = None
-        self.timer: asyncio.TimerHandle | None = None
-
-
 class Worker:
     def __init__(self, generation: int, process: asyncio.subprocess.Process, channel: Channel) -> None:
         self.generation = generation
         self.process = process
         self.channel = channel
         self.started = time.monotonic()
-        self.job: Job | None = None
+        self.jobs: deque[Job] = deque()  # written to it; the first is running
         self.python = ""  # the interpreter it runs
         self.replaced = False  # killed on purpose (timeout): restart at once
-        self.retiring = False  # an older generation: exit after the current request
+        self.retiring = False  # an older generation: exit after its requests
 
     @property
     def pid(self) -> int:
@@ -100,7 +73,7 @@ class Generation:
 
 class WorkerPool:
     def __init__(self, config: ServerConfig, metrics: ServerMetrics) -> None:
-        self.config = config
+        self.dispatcher = Dispatcher(config, metrics.queue_wait, self._replace)
         self.metrics = metrics
         self.ready_count = 0
         self.info: dict[str, Any] | None = None
@@ -108,94 +81,35 @@ class WorkerPool:
         self.on_ready: Callable[[int], None] = lambda generation: None
         self.on_failed: Callable[[int, dict[str, Any]], None] = lambda generation, report: None
         self._loop = asyncio.get_running_loop()
-        self._idle: deque[Worker] = deque()
-        self._queue: deque[Job] = deque()
-        self._running = 0
         self._workers: set[Worker] = set()
         self._generations: list[Generation] = []
         self._numbers = itertools.count(1)
         self._spare: Worker | None = None
         self._spare_task: asyncio.Task[Worker] | None = None
         self._stopping = False
+        metrics.in_flight.set_function(lambda: self.in_flight)
+
+    @property
+    def config(self) -> ServerConfig:
+        """The settings of the workers now serving (a reload or a key change replaces them)."""
+        return self.dispatcher.config
+
+    @config.setter
+    def config(self, config: ServerConfig) -> None:
+        self.dispatcher.config = config
 
     # ---- requests
 
-    def submit(self, message: Any) -> "asyncio.Future[Any]":
-        """Run one request; the future fails with Overloaded, WorkerTimedOut or WorkerDied."""
-        job = Job(message, self._loop.create_future())
-        self.metrics.in_flight.inc()
-        job.future.add_done_callback(self._finished)
-        if self._idle and self._running < self.config.max_concurrent_requests and not self._queue:
-            self.metrics.queue_wait.observe(0.0)
-            self._start(job, self._idle.popleft())
-        else:
-            job.queued_at = time.perf_counter()
-            job.expiry = self._loop.call_later(self.config.max_request_wait_ms / 1000, self._expire, job)
-            self._queue.append(job)
-        return job.future
+    def submit(self, message: Any, settle: Settle) -> None:
+        """Run one request (see ``dispatch``)."""
+        self.dispatcher.submit(message, settle)
 
-    def _finished(self, _: "asyncio.Future[Any]") -> None:
-        self.metrics.in_flight.dec()
+    @property
+    def in_flight(self) -> int:
+        return self.dispatcher.in_flight
 
-    def _start(self, job: Job, worker: Worker) -> None:
-        self._running += 1
-        worker.job = job
-        job.timer = self._loop.call_later(self.config.scoring_timeout_ms / 1000, self._time_out, worker, job)
-        worker.channel.send_request(job.message)
-
-    def _expire(self, job: Job) -> None:
-        # out of the queue at once: nothing of the request (its body) stays held once it is answered 503
-        if self._queue and self._queue[0] is job:
-            self._queue.popleft()
-        elif job in self._queue:
-            self._queue.remove(job)
-        if not job.future.done():
-            job.future.set_exception(Overloaded())
-            self.metrics.queue_wait.observe(time.perf_counter() - job.queued_at)
-
-    def _on_reply(self, worker: Worker, message: Any) -> None:
-        job = worker.job
-        if job is None:
-            return
-        worker.job = None
-        self._running -= 1
-        if job.timer is not None:
-            job.timer.cancel()
-        if not job.future.done():
-            job.future.set_result(message)
-        self._hand_out(worker)
-
-    def _hand_out(self, worker: Worker) -> None:
-        """Give ``worker`` the oldest queued request, or park it as idle (or let it go if it is retiring)."""
-        if worker.retiring:
-            worker.channel.close()
-            return
-        while self._queue and self._running < self.config.max_concurrent_requests:
-            job = self._queue.popleft()
-            if job.future.done():
-                continue
-            if job.expiry is not None:
-                job.expiry.cancel()
-            self.metrics.queue_wait.observe(time.perf_counter() - job.queued_at)
-            self._start(job, worker)
-            return
-        self._idle.append(worker)
-
-    def _fail_job(self, worker: Worker, error: Exception) -> None:
-        job, worker.job = worker.job, None
-        if job is None:
-            return
-        self._running -= 1
-        if job.timer is not None:
-            job.timer.cancel()
-        if not job.future.done():
-            job.future.set_exception(error)
-
-    def _time_out(self, worker: Worker, job: Job) -> None:
-        if worker.job is not job:
-            return
-        self._fail_job(worker, WorkerTimedOut())
-        worker.replaced = True
+    def _replace(self, worker: "Worker") -> None:
+        """A worker past the scoring timeout: its stack is dumped, then it is killed (and restarted)."""
         logger.error(
             "run() in worker pid %d exceeded the scoring timeout of %d ms; its stack follows, then it is replaced",
             worker.pid,
@@ -347,8 +261,8 @@ class WorkerPool:
         for worker in list(self._workers):
             if worker.generation < generation.number:
                 worker.retiring = True
-                if worker in self._idle:
-                    self._idle.remove(worker)
+                if worker in self.dispatcher.idle:
+                    self.dispatcher.idle.remove(worker)
                     worker.channel.close()
         self.on_ready(generation.number)
         self._keep_spare(generation)
@@ -360,14 +274,12 @@ class WorkerPool:
             self._promote(generation, info)
         self.ready_count += 1
         self.metrics.workers_ready.set(self.ready_count)
-        worker.channel.on_message = lambda message: self._on_reply(worker, message)
-        self._hand_out(worker)
+        worker.channel.on_message = lambda message: self.dispatcher.on_reply(worker, message)
+        self.dispatcher.hand_out(worker)
         await worker.channel.closed
         self.ready_count -= 1
         self.metrics.workers_ready.set(self.ready_count)
-        if worker in self._idle:
-            self._idle.remove(worker)
-        self._fail_job(worker, WorkerDied())
+        self.dispatcher.fail(worker, WorkerDied())
         returncode = await worker.process.wait()
         self._workers.discard(worker)
         if self._current(generation):

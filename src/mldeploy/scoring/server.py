@@ -13,9 +13,11 @@ from typing import Any
 from .. import __version__
 from .access_log import AccessLog
 from .app import ScoringApp
+from .bodies import BodyBudget
 from .config import ServerConfig
 from .connections import ConnectionLimits, fit_file_limit
-from .http import AsgiAdapter, bind, make_server
+from .front import Front
+from .http import HttpServer, bind
 from .metrics import ServerMetrics
 from .pool import WorkerPool
 
@@ -36,11 +38,10 @@ async def _flush_periodically(access_log: AccessLog) -> None:
 def _setup_logging() -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    for name in ("mldeploy", "uvicorn.error"):
-        named = logging.getLogger(name)
-        named.handlers = [handler]
-        named.setLevel(logging.INFO)
-        named.propagate = False
+    named = logging.getLogger("mldeploy")
+    named.handlers = [handler]
+    named.setLevel(logging.INFO)
+    named.propagate = False
 
 
 def _banner(config: ServerConfig) -> None:
@@ -114,24 +115,24 @@ async def serve(config: ServerConfig, config_path: str | None = None) -> int:
     pool.on_failed = lambda generation, report: write_status("failed", generation, report)
     access_log = AccessLog()
     limits = ConnectionLimits(fit_file_limit(config.max_connections), config.max_header_bytes, config.read_timeout_s)
-    server = make_server(AsgiAdapter(ScoringApp(pool, metrics, access_log), config), limits, config.shutdown_grace_s)
+    app = ScoringApp(pool, metrics, access_log)
+    server = HttpServer(Front(app, limits, config.max_body_bytes, BodyBudget(config.max_buffered_bytes)), listener)
     _banner(config)
-    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, _reload, pool, config_path)
-    for stop_signal in (signal.SIGINT, signal.SIGTERM):
-        # uvicorn catches these while serving, then raises them again once it stopped: with a no-op handler
-        # in place the front goes on to stop the workers and flush the access log, and exits 0
-        signal.signal(stop_signal, lambda *_: None)
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGHUP, _reload, pool, config_path)
+    stopped = asyncio.Event()
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):  # requests being answered finish, then exit 0
+        loop.add_signal_handler(stop_signal, stopped.set)
     pool.start()
     flusher = asyncio.create_task(_flush_periodically(access_log))
-    serving = asyncio.create_task(server.serve(sockets=[listener]))
-    await asyncio.wait([serving, pool.failure], return_when=asyncio.FIRST_COMPLETED)
+    await server.start()
+    await asyncio.wait([asyncio.ensure_future(stopped.wait()), pool.failure], return_when=asyncio.FIRST_COMPLETED)
     exit_code = 0
     if pool.failure.done():
         _report_failure(pool.failure.result())
         write_status("failed", 1, pool.failure.result())
         exit_code = EXIT_INIT_FAILED
-        server.should_exit = True
-    await serving
+    await server.stop(0.0 if exit_code else config.shutdown_grace_s)
     await pool.stop()
     listener.close()
     flusher.cancel()

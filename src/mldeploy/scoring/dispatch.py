@@ -1,0 +1,201 @@
+"""The queue of scoring requests in front of the workers, and which worker runs which request.
+
+A worker runs one request at a time: the first of its line. A request goes straight to an idle worker, or
+waits in the queue at most ``max_request_wait_ms`` (then Overloaded: 503). When a worker answers, the next
+queued requests are written to it from the same callback. While run() is fast (its recent time, times the
+requests written ahead, stays within ``AHEAD_SHARE`` of the wait limit), up to ``AHEAD`` requests are
+written to a worker at once: it finds the next one in its socket instead of sleeping until the front wakes
+up, and the front reads several answers per turn of its loop. A request written ahead has not started: if
+its worker dies or is replaced it goes back to the head of the queue, and its scoring timeout starts only
+when it becomes the first of the line.
+
+A worker that passes the scoring timeout fails its request (WorkerTimedOut, 504) and is handed to
+``on_timeout`` to be replaced; one that dies fails the request it was running (WorkerDied, 502).
+"""
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from .channel import Channel
+from .config import ServerConfig
+from .metrics import Buckets
+
+AHEAD = 4  # requests a worker holds at most: the one it runs and those written ahead
+AHEAD_SHARE = 0.1  # of the queue wait limit: the longest a request written ahead may expect to wait
+SMOOTHING = 0.2  # weight of the newest request in the estimate of run()'s time
+
+Settle = Callable[[Any, Exception | None], None]
+
+
+class WorkerDied(Exception):
+    """The worker process ended while it held the request."""
+
+
+class WorkerTimedOut(Exception):
+    """run() did not answer within the scoring timeout."""
+
+
+class Overloaded(Exception):
+    """No worker freed up within the wait limit."""
+
+
+class Job:
+    """One scoring request: its message, who is told its outcome (once), and its timers."""
+
+    __slots__ = ("done", "expiry", "message", "queued_at", "settle", "started", "timer")
+
+    def __init__(self, message: Any, settle: Settle) -> None:
+        self.message = message
+        self.settle = settle
+        self.done = False
+        self.queued_at = 0.0
+        self.started = 0.0
+        self.expiry: asyncio.TimerHandle | None = None
+        self.timer: asyncio.TimerHandle | None = None
+
+    def finish(self, reply: Any, error: Exception | None) -> None:
+        if not self.done:
+            self.done = True
+            self.settle(reply, error)
+
+
+class Seat(Protocol):
+    """What the dispatcher needs of a worker."""
+
+    channel: Channel
+    jobs: deque[Job]  # written to the worker; the first is running
+    retiring: bool  # an older generation: let go once its line is empty
+    replaced: bool  # being killed: takes nothing more
+
+
+class Dispatcher:
+    def __init__(self, config: ServerConfig, queue_wait: Buckets, on_timeout: Callable[[Any], None]) -> None:
+        self.config = config
+        self.queue_wait = queue_wait
+        self.on_timeout = on_timeout
+        self.running = 0
+        self.idle: deque[Seat] = deque()
+        self._queue: deque[Job] = deque()
+        self._written_ahead = 0
+        self._run_s = 0.0  # recent time from a request's start to its answer
+        self._loop = asyncio.get_running_loop()
+
+    @property
+    def in_flight(self) -> int:
+        """Scoring requests received and not yet answered (running, written ahead or queued)."""
+        return self.running + self._written_ahead + len(self._queue)
+
+    def submit(self, message: Any, settle: Settle) -> None:
+        """Run one request; ``settle(reply, None)`` gets the worker's reply, or ``settle(None, error)``
+        Overloaded, WorkerTimedOut or WorkerDied."""
+        job = Job(message, settle)
+        if self.idle and self.running < self.config.max_concurrent_requests and not self._queue:
+            self.queue_wait.observe(0.0)
+            self._write(job, self.idle.popleft())
+        else:
+            job.queued_at = time.perf_counter()
+            self._enqueue(job, front=False)
+
+    def _enqueue(self, job: Job, front: bool) -> None:
+        job.expiry = self._loop.call_later(self.config.max_request_wait_ms / 1000, self._expire, job)
+        if front:
+            self._queue.appendleft(job)
+        else:
+            self._queue.append(job)
+
+    def _write(self, job: Job, seat: Seat) -> None:
+        seat.jobs.append(job)
+        if len(seat.jobs) == 1:
+            self._start(job, seat)
+        else:
+            self._written_ahead += 1
+        seat.channel.send_request(job.message)
+
+    def _start(self, job: Job, seat: Seat) -> None:
+        """``job`` is now the one ``seat`` runs: its scoring time starts."""
+        self.running += 1
+        job.started = time.perf_counter()
+        job.timer = self._loop.call_later(self.config.scoring_timeout_ms / 1000, self._time_out, seat, job)
+
+    def _expire(self, job: Job) -> None:
+        # out of the queue at once: nothing of the request (its body) stays held once it is answered 503
+        if self._queue and self._queue[0] is job:
+            self._queue.popleft()
+        elif job in self._queue:
+            self._queue.remove(job)
+        if not job.done:
+            job.finish(None, Overloaded())
+            self.queue_wait.observe(time.perf_counter() - job.queued_at)
+
+    def on_reply(self, seat: Seat, message: Any) -> None:
+        if not seat.jobs or seat.replaced:
+            return
+        job = self._end_first(seat)
+        now = time.perf_counter()
+        self._run_s += SMOOTHING * (now - job.started - self._run_s)
+        job.finish(message, None)
+        if seat.jobs:
+            self._written_ahead -= 1
+            self._start(seat.jobs[0], seat)
+        self.hand_out(seat)
+
+    def _end_first(self, seat: Seat) -> Job:
+        job = seat.jobs.popleft()
+        self.running -= 1
+        if job.timer is not None:
+            job.timer.cancel()
+        return job
+
+    def _room(self, seat: Seat) -> int:
+        """How many requests ``seat`` may hold now: more than one only while run() is fast."""
+        if self._run_s * (AHEAD - 1) <= self.config.max_request_wait_ms / 1000 * AHEAD_SHARE:
+            return AHEAD
+        return 1
+
+    def hand_out(self, seat: Seat) -> None:
+        """Fill ``seat``'s line from the queue, or park it as idle (or let it go when it is retiring)."""
+        if seat.replaced:
+            return
+        if seat.retiring:
+            if not seat.jobs:
+                seat.channel.close()
+            return
+        room = self._room(seat)
+        while self._queue and len(seat.jobs) < room:
+            if not seat.jobs and self.running >= self.config.max_concurrent_requests:
+                break
+            job = self._queue.popleft()
+            if job.done:
+                continue
+            if job.expiry is not None:
+                job.expiry.cancel()
+            self.queue_wait.observe(time.perf_counter() - job.queued_at)
+            self._write(job, seat)
+        if not seat.jobs:
+            self.idle.append(seat)
+
+    def fail(self, seat: Seat, error: Exception) -> None:
+        """``seat`` will answer nothing more (it died, or is replaced): its running request fails with
+        ``error``, those written ahead go back to the head of the queue."""
+        if seat in self.idle:
+            self.idle.remove(seat)
+        if seat.jobs:
+            self._end_first(seat).finish(None, error)
+        for job in reversed(seat.jobs):
+            self._written_ahead -= 1
+            self._enqueue(job, front=True)
+        seat.jobs.clear()
+        for _ in range(len(self.idle)):  # idle workers take the requests put back (each is looked at once)
+            if not self._queue:
+                break
+            self.hand_out(self.idle.popleft())
+
+    def _time_out(self, seat: Seat, job: Job) -> None:
+        if not seat.jobs or seat.jobs[0] is not job:
+            return
+        self.fail(seat, WorkerTimedOut())
+        seat.replaced = True
+        self.on_timeout(seat)

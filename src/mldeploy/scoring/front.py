@@ -1,0 +1,355 @@
+"""The front's HTTP/1.1 connections: parsed by httptools, answered straight from the parser's callbacks.
+
+No ASGI cycle, task or future per request: when a request head is complete, ``ScoringApp.admit`` answers
+it or admits it; an admitted request's body is collected (within its limit and the shared budget) and
+handed to a worker with a callback that writes the answer. Answers on a connection keep the order of its
+requests (pipelined requests wait their turn).
+
+Limits, each logging a rate-limited warning when hit: a connection over ``max_connections`` is answered
+503 and closed; a request head must arrive within ``read_timeout_s`` (408, or a plain close for a
+connection that sent nothing), then its body within ``read_timeout_s`` more (408); a head over
+``max_header_bytes`` is answered 431; an idle kept-alive connection is closed after ``KEEP_ALIVE_S``.
+A refused request whose body has not all arrived is answered without reading it, and its connection is
+then closed (what follows on it could not be told apart from the unread body).
+"""
+
+import asyncio
+import logging
+from collections import deque
+from urllib.parse import unquote
+
+import httptools
+
+from . import wire
+from .app import Answer, ScoringApp, error_answer
+from .bodies import BodyBudget, BodyBuffer, BodyRefused, RateLimitedWarning
+from .connections import ConnectionLimits
+from .request import Request
+
+logger = logging.getLogger("mldeploy.server")
+
+KEEP_ALIVE_S = 5.0
+MAX_PIPELINED = 16  # requests parsed ahead of their turn before the connection stops reading
+WAITING, HEAD, BODY, IDLE = range(4)  # where the parser is, for the connection's one timer
+INVALID = "Invalid HTTP request received."
+HEAD_TOO_LARGE = "The request line and headers are over {limit} bytes."
+TOO_MANY = "The server has too many open connections. Retry later."
+
+
+class Front:
+    """What every connection shares: the app, the limits, the body budget and the open connections."""
+
+    def __init__(self, app: ScoringApp, limits: ConnectionLimits, max_body_bytes: int, budget: BodyBudget) -> None:
+        self.app = app
+        self.limits = limits
+        self.max_body_bytes = max_body_bytes
+        self.budget = budget
+        self.connections: set[Connection] = set()
+        self.stopping = False
+        self.warn_connections = RateLimitedWarning(
+            "Connection refused: %d connections open, the limit (--max-connections)"
+        )
+        self.warn_slow_request = RateLimitedWarning("Connection closed: no complete request head or body within %g s")
+        self.warn_large_head = RateLimitedWarning("Request refused with 431: a request head over %d bytes")
+
+    def connection(self) -> "Connection":
+        return Connection(self)
+
+    def close_idle(self) -> None:
+        """Stopping: close every connection that is not answering a request; the others close after it."""
+        self.stopping = True
+        for connection in list(self.connections):
+            connection.close_when_idle()
+
+
+class Turn:
+    """A parsed request in line to be answered: its body, or its answer when it was refused."""
+
+    __slots__ = ("answer", "body", "close", "raw", "request")
+
+    def __init__(self, request: Request | None, answer: Answer | None = None, raw: bytes = b"") -> None:
+        self.request = request
+        self.answer = answer
+        self.raw = raw  # a complete answer written as it is (a request that could not be parsed)
+        self.body: BodyBuffer | None = None
+        self.close = bool(raw)  # the connection ends after this answer
+
+
+class Connection(asyncio.Protocol):
+    def __init__(self, front: Front) -> None:
+        self.front = front
+        self.app = front.app
+        self.loop = asyncio.get_running_loop()
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self.url = b""
+        self.raw_headers: list[tuple[bytes, bytes]] = []
+        self.parsing: Turn | None = None  # the request whose body is arriving
+        self.turns: deque[Turn] = deque()  # parsed requests in order; the first is being answered when busy
+        self.busy = False
+        self.phase = WAITING
+        self.since = 0.0
+        self.head_bytes = 0
+        self.paused = 0  # reasons to stop reading: a slow reader, requests far ahead, a refusal
+        self.pipeline_full = False
+        self.timer: asyncio.TimerHandle | None = None
+        self.ended = False
+
+    # ---- connection events
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        front = self.front
+        if len(front.connections) >= front.limits.max_connections or front.stopping:
+            front.warn_connections(len(front.connections))
+            self.ended = True
+            self.transport.write(wire.raw_answer(503, TOO_MANY))
+            self.transport.close()
+            return
+        front.connections.add(self)
+        self.since = self.loop.time()
+        self.timer = self.loop.call_later(front.limits.read_timeout_s, self._check_time)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.ended = True
+        self.front.connections.discard(self)
+        if self.timer is not None:
+            self.timer.cancel()
+        for index, turn in enumerate(self.turns):
+            if turn.body is not None and not (index == 0 and self.busy):  # a worker's request is released on reply
+                turn.body.release()
+        if self.parsing is not None and self.parsing.body is not None:
+            self.parsing.body.release()
+
+    def eof_received(self) -> bool:
+        """The client sent all it will: what it asked is answered, then the connection closes."""
+        if self.turns:
+            for turn in self.turns:
+                turn.close = True
+            return True
+        return False
+
+    def data_received(self, data: bytes) -> None:
+        if self.ended or (self.turns and self.turns[-1].close):
+            return  # a refusal ends this connection: nothing more is read
+        if self.phase != BODY:
+            self.head_bytes += len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._close_after_turns()  # no protocol switch here: the request is answered, then the connection ends
+        except httptools.HttpParserError as error:
+            if isinstance(error, httptools.HttpParserCallbackError):  # our code failed on this request
+                logger.error("Request refused with 400 after an error in the front", exc_info=error.__context__)
+            self._refuse_raw(400, INVALID)
+            return
+        parsing = self.parsing
+        if parsing is not None and parsing.answer is not None:
+            self._refuse_body(parsing)
+        elif self.phase != BODY and self.head_bytes > self.front.limits.max_header_bytes:
+            self._refuse_large_head()
+
+    def pause_writing(self) -> None:
+        self._pause()
+
+    def resume_writing(self) -> None:
+        self._resume()
+
+    # ---- parser callbacks
+
+    def on_message_begin(self) -> None:
+        self.url = b""
+        self.raw_headers = []
+        if self.phase == IDLE:  # the next request on a kept-alive connection: timed from now
+            self.since = self.loop.time()
+        self.phase = HEAD
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.raw_headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        self.phase = BODY
+        self.since = self.loop.time()
+        self.head_bytes = 0
+        declared = None
+        expect_continue = False
+        headers = []
+        head_size = len(self.url)
+        for name, value in self.raw_headers:
+            head_size += len(name) + len(value)
+            name_text = name.decode("latin-1").lower()
+            value_text = value.decode("latin-1")
+            headers.append((name_text, value_text))
+            if name_text == "content-length":
+                declared = int(value) if value.isdigit() else None
+            elif name_text == "expect" and value_text.lower() == "100-continue":
+                expect_continue = True
+        url = httptools.parse_url(self.url)
+        path = url.path.decode("latin-1")
+        if "%" in path:
+            path = unquote(path, encoding="latin-1")
+        query = url.query.decode("latin-1") if url.query else ""
+        keep_alive = parser.should_keep_alive() and parser.get_http_version() != "1.0"
+        request = Request(parser.get_method().decode("latin-1"), path, query, headers, keep_alive)
+        if head_size > self.front.limits.max_header_bytes:
+            self.front.warn_large_head(self.front.limits.max_header_bytes)
+            status, out, payload = error_answer(431, HEAD_TOO_LARGE.format(limit=self.front.limits.max_header_bytes))
+            self.parsing = Turn(request, (status, [*out, ("Connection", "close")], payload))
+            self.parsing.close = True
+            return
+        turn = self.parsing = Turn(request, self.app.admit(request))
+        if turn.answer is None:
+            try:
+                turn.body = BodyBuffer(declared, self.front.max_body_bytes, self.front.budget)
+            except BodyRefused as refused:
+                turn.answer = refused.answer
+            else:
+                if expect_continue and not self.turns:
+                    self.transport.write(wire.CONTINUE)
+
+    def on_body(self, body: bytes) -> None:
+        turn = self.parsing
+        if turn is None or turn.body is None:
+            return  # a refused request's body: not kept
+        try:
+            turn.body.add(body)
+        except BodyRefused as refused:
+            turn.body.release()
+            turn.body = None
+            turn.answer = refused.answer
+
+    def on_message_complete(self) -> None:
+        turn, self.parsing = self.parsing, None
+        self.phase = IDLE
+        self.since = self.loop.time()
+        if turn is not None:
+            self._queue(turn)
+
+    # ---- answering, in order
+
+    def _queue(self, turn: Turn) -> None:
+        self.turns.append(turn)
+        if len(self.turns) > MAX_PIPELINED and not self.pipeline_full:
+            self.pipeline_full = True
+            self._pause()
+        if not self.busy:
+            self._next()
+
+    def _next(self) -> None:
+        """Answer the requests in line: those decided already at once, a scoring one when its worker replies."""
+        while self.turns and not self.busy and not self.ended:
+            turn = self.turns[0]
+            if turn.raw:
+                self.transport.write(turn.raw)
+                self._end()
+                return
+            if turn.answer is not None:
+                self._write(self.turns.popleft(), turn.answer)
+                continue
+            self.busy = True
+            body = turn.body.data() if turn.body is not None else b""
+            self.app.score(turn.request, body, self._scored)  # type: ignore[arg-type]
+
+    def _scored(self, answer: Answer) -> None:
+        self.busy = False
+        self._write(self.turns.popleft(), answer)
+        self._next()
+
+    def _write(self, turn: Turn, answer: Answer) -> None:
+        """Write one answer (unless the client left), then keep the connection or end it."""
+        if turn.body is not None:
+            turn.body.release()
+        request = turn.request
+        assert request is not None
+        status, headers, payload = self.app.complete(request, answer)
+        if self.ended:
+            return
+        keep_alive = request.keep_alive and not turn.close and not self.front.stopping
+        self.transport.writelines(wire.answer_parts(status, headers, payload, keep_alive, request.method == "HEAD"))
+        if not keep_alive:
+            self._end()
+            return
+        if not self.turns and self.phase == IDLE:
+            self.since = self.loop.time()  # idle from now: the keep-alive time starts
+        if self.pipeline_full and len(self.turns) <= MAX_PIPELINED // 2:
+            self.pipeline_full = False
+            self._resume()
+
+    # ---- refusals and the end of a connection
+
+    def _refuse_body(self, turn: Turn) -> None:
+        """A refused request whose body is still arriving: answered in its turn, unread, then the end."""
+        self.parsing = None
+        turn.close = True
+        self._pause()
+        self._queue(turn)
+
+    def _refuse_raw(self, status: int, message: str) -> None:
+        if self.parsing is not None and self.parsing.body is not None:
+            self.parsing.body.release()
+        self.parsing = None
+        self._pause()
+        self._queue(Turn(None, raw=wire.raw_answer(status, message)))
+
+    def _refuse_large_head(self) -> None:
+        self.front.warn_large_head(self.front.limits.max_header_bytes)
+        self._refuse_raw(431, HEAD_TOO_LARGE.format(limit=self.front.limits.max_header_bytes))
+
+    def _close_after_turns(self) -> None:
+        if self.turns:
+            self.turns[-1].close = True
+        else:
+            self._end()
+
+    def _end(self) -> None:
+        self.ended = True
+        self.front.connections.discard(self)
+        self.transport.close()
+
+    def close_when_idle(self) -> None:
+        if not self.busy and not self.turns:
+            self._end()
+
+    # ---- reading paused and resumed
+
+    def _pause(self) -> None:
+        self.paused += 1
+        if self.paused == 1 and not self.ended:
+            self.transport.pause_reading()
+
+    def _resume(self) -> None:
+        if self.paused > 0:
+            self.paused -= 1
+            if self.paused == 0 and not self.ended:
+                self.transport.resume_reading()
+
+    # ---- one timer per connection
+
+    def _check_time(self) -> None:
+        """Fires when the current phase may have run out of time; otherwise sets itself for when it would."""
+        if self.ended:
+            return
+        limits = self.front.limits
+        if self.busy or self.turns:  # answering: the scoring timeout limits that
+            self.timer = self.loop.call_later(min(KEEP_ALIVE_S, limits.read_timeout_s), self._check_time)
+            return
+        allowed = KEEP_ALIVE_S if self.phase == IDLE else limits.read_timeout_s
+        remaining = self.since + allowed - self.loop.time()
+        if remaining > 0:
+            self.timer = self.loop.call_later(remaining, self._check_time)
+            return
+        if self.phase == IDLE:
+            self._end()
+            return
+        self.front.warn_slow_request(limits.read_timeout_s)
+        if self.phase == WAITING and not self.head_bytes:
+            self._end()
+        elif self.phase == BODY:
+            self._refuse_raw(408, f"The request body did not arrive within {limits.read_timeout_s:g} s. "
+                                  "Send it faster or smaller.")  # fmt: skip
+        else:
+            self._refuse_raw(408, f"The request head did not arrive within {limits.read_timeout_s:g} s.")

@@ -1,0 +1,68 @@
+"""HTTP/1.1 answers as bytes: the status line, a Date header (formatted once a second), the headers given,
+Content-Length, and Connection: close when the connection ends after this answer."""
+
+import json
+import time
+from email.utils import formatdate
+from http import HTTPStatus
+
+from .outputs import Headers
+
+LARGE_PAYLOAD = 64 * 1024  # above this, the payload is written on its own rather than copied behind the head
+
+
+def _status_line(status: int) -> bytes:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    return f"HTTP/1.1 {status} {phrase}\r\n".encode("latin-1")
+
+
+STATUS_LINES = {status: _status_line(status) for status in range(100, 600)}
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+class _DateHeader:
+    """``date: <now>\\r\\n``, formatted again only when the second changes."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._line = b""
+
+    def __call__(self) -> bytes:
+        now = time.time()
+        if int(now) != self._second:
+            self._second = int(now)
+            self._line = f"date: {formatdate(now, usegmt=True)}\r\n".encode("latin-1")
+        return self._line
+
+
+date_header = _DateHeader()
+
+
+def answer_parts(status: int, headers: Headers, payload: bytes, keep_alive: bool, head: bool) -> list[bytes]:
+    """What to write for one answer: one buffer for a small one, head and payload apart for a large one.
+
+    ``head``: the request was HEAD, so the payload's length is announced but the payload is not sent."""
+    lines = "".join([f"{name}: {value}\r\n" for name, value in headers])
+    top = b"".join(
+        (
+            STATUS_LINES.get(status) or _status_line(status),
+            date_header(),
+            lines.encode("latin-1"),
+            b"content-length: %d\r\n" % len(payload),
+            b"\r\n" if keep_alive else b"connection: close\r\n\r\n",
+        )
+    )
+    if head or not payload:
+        return [top]
+    if len(payload) > LARGE_PAYLOAD:
+        return [top, payload]
+    return [top + payload]
+
+
+def raw_answer(status: int, message: str) -> bytes:
+    """A complete answer that closes the connection, for refusals made before any request exists."""
+    body = json.dumps({"message": message}).encode()
+    return b"".join(answer_parts(status, [("content-type", "application/json")], body, False, False))

@@ -1,0 +1,44 @@
+"""Small parts of the front, checked on their own: request ids, the metrics' buckets, answers on the wire."""
+
+import uuid
+
+from mldeploy.scoring.metrics import ServerMetrics
+from mldeploy.scoring.request import new_request_id
+from mldeploy.scoring.wire import answer_parts
+
+
+def test_request_ids_are_version_4_uuids_and_differ() -> None:
+    ids = [new_request_id() for _ in range(10_000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids[:1000]:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
+def test_latency_buckets_hold_values_up_to_their_bound_as_prometheus_counts_them() -> None:
+    metrics = ServerMetrics()
+    for seconds in (0.001, 0.0011, 0.3, 100.0):
+        metrics.observe("/score", 200, seconds)
+    metrics.observe("other", 404, 0.0)
+    text = metrics.render().decode()
+    assert 'mldeploy_requests_total{route="/score",status="200"} 4.0' in text
+    assert 'mldeploy_requests_total{route="other",status="404"} 1.0' in text
+    assert 'mldeploy_request_duration_seconds_bucket{le="0.001",route="/score"} 1.0' in text
+    assert 'mldeploy_request_duration_seconds_bucket{le="0.0025",route="/score"} 2.0' in text
+    assert 'mldeploy_request_duration_seconds_bucket{le="60.0",route="/score"} 3.0' in text
+    assert 'mldeploy_request_duration_seconds_bucket{le="+Inf",route="/score"} 4.0' in text
+    assert 'mldeploy_request_duration_seconds_count{route="/score"} 4.0' in text
+    assert "mldeploy_queue_wait_seconds_count 0.0" in text
+
+
+def test_an_answer_carries_its_length_and_closes_only_when_asked() -> None:
+    [kept] = answer_parts(200, [("Content-Type", "application/json")], b"[1]", keep_alive=True, head=False)
+    assert kept.startswith(b"HTTP/1.1 200 OK\r\ndate: ") and kept.endswith(
+        b"\r\nContent-Type: application/json\r\ncontent-length: 3\r\n\r\n[1]"
+    )
+    [closing] = answer_parts(418, [], b"", keep_alive=False, head=False)
+    assert closing.startswith(b"HTTP/1.1 418 I'm a Teapot\r\n") and closing.endswith(b"connection: close\r\n\r\n")
+    [head] = answer_parts(200, [], b"x" * 10, keep_alive=True, head=True)
+    assert head.endswith(b"content-length: 10\r\n\r\n")
+    top, payload = answer_parts(200, [], b"y" * 100_000, keep_alive=True, head=False)
+    assert payload == b"y" * 100_000 and top.endswith(b"content-length: 100000\r\n\r\n")

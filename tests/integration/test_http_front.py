@@ -1,5 +1,6 @@
-"""The front's own HTTP/1.1 handling (echo.py answers its body as a JSON string), seen on the wire: pipelining, Expect: 100-continue, HTTP/1.0, a client
-that half-closes, HEAD, chunked bodies, keep-alive after a refusal, and the Date header."""
+"""The front's own HTTP/1.1 handling, seen on the wire (echo.py answers its body as a JSON string): pipelining,
+Expect: 100-continue, HTTP/1.0, a client that half-closes, HEAD, chunked bodies, keep-alive after a refusal,
+and the Date header."""
 
 import socket
 

@@ -11,6 +11,10 @@ when it becomes the first of the line.
 
 A worker that passes the scoring timeout fails its request (WorkerTimedOut, 504) and is handed to
 ``on_timeout`` to be replaced; one that dies fails the request it was running (WorkerDied, 502).
+
+Both limits are checked by one watch that runs while requests are queued or running, every tenth of the
+shorter limit (at most every 5 ms), rather than by a timer started and cancelled per request: a 503 or 504
+comes at most that much after its limit.
 """
 
 import asyncio
@@ -26,6 +30,8 @@ from .metrics import Buckets
 AHEAD = 4  # requests a worker holds at most: the one it runs and those written ahead
 AHEAD_SHARE = 0.1  # of the queue wait limit: the longest a request written ahead may expect to wait
 SMOOTHING = 0.2  # weight of the newest request in the estimate of run()'s time
+WATCH_SHARE = 0.1  # of the shorter limit: how often the limits are checked
+WATCH_MIN_S = 0.005
 
 Settle = Callable[[Any, Exception | None], None]
 
@@ -43,18 +49,17 @@ class Overloaded(Exception):
 
 
 class Job:
-    """One scoring request: its message, who is told its outcome (once), and its timers."""
+    """One scoring request: its message, who is told its outcome (once), and its deadline."""
 
-    __slots__ = ("done", "expiry", "message", "queued_at", "settle", "started", "timer")
+    __slots__ = ("deadline", "done", "message", "queued_at", "settle", "started")
 
     def __init__(self, message: Any, settle: Settle) -> None:
         self.message = message
         self.settle = settle
         self.done = False
-        self.queued_at = 0.0
-        self.started = 0.0
-        self.expiry: asyncio.TimerHandle | None = None
-        self.timer: asyncio.TimerHandle | None = None
+        self.queued_at = 0.0  # perf_counter() when queued: its wait is measured for the metrics
+        self.started = 0.0  # perf_counter() when its worker started it: run()'s time is estimated from it
+        self.deadline = 0.0  # loop time by which it must leave the queue, then by which it must be answered
 
     def finish(self, reply: Any, error: Exception | None) -> None:
         if not self.done:
@@ -81,6 +86,8 @@ class Dispatcher:
         self._queue: deque[Job] = deque()
         self._written_ahead = 0
         self._run_s = 0.0  # recent time from a request's start to its answer
+        self._busy: set[Seat] = set()  # running a request
+        self._watching = False
         self._loop = asyncio.get_running_loop()
 
     @property
@@ -100,11 +107,12 @@ class Dispatcher:
             self._enqueue(job, front=False)
 
     def _enqueue(self, job: Job, front: bool) -> None:
-        job.expiry = self._loop.call_later(self.config.max_request_wait_ms / 1000, self._expire, job)
+        job.deadline = self._loop.time() + self.config.max_request_wait_ms / 1000
         if front:
             self._queue.appendleft(job)
         else:
             self._queue.append(job)
+        self._watch_soon()
 
     def _write(self, job: Job, seat: Seat) -> None:
         seat.jobs.append(job)
@@ -118,17 +126,32 @@ class Dispatcher:
         """``job`` is now the one ``seat`` runs: its scoring time starts."""
         self.running += 1
         job.started = time.perf_counter()
-        job.timer = self._loop.call_later(self.config.scoring_timeout_ms / 1000, self._time_out, seat, job)
+        job.deadline = self._loop.time() + self.config.scoring_timeout_ms / 1000
+        self._busy.add(seat)
+        self._watch_soon()
 
-    def _expire(self, job: Job) -> None:
-        # out of the queue at once: nothing of the request (its body) stays held once it is answered 503
-        if self._queue and self._queue[0] is job:
-            self._queue.popleft()
-        elif job in self._queue:
-            self._queue.remove(job)
-        if not job.done:
-            job.finish(None, Overloaded())
-            self.queue_wait.observe(time.perf_counter() - job.queued_at)
+    def _watch_soon(self) -> None:
+        if not self._watching:
+            self._watching = True
+            limit_ms = min(self.config.max_request_wait_ms, self.config.scoring_timeout_ms)
+            self._loop.call_later(max(WATCH_MIN_S, limit_ms / 1000 * WATCH_SHARE), self._watch)
+
+    def _watch(self) -> None:
+        """Answer 503 to the requests queued past the wait limit and 504 to those run past the scoring timeout;
+        again later while any request is queued or running."""
+        self._watching = False
+        now = self._loop.time()
+        if self._queue:
+            expired = [job for job in self._queue if job.deadline <= now]
+            for job in expired:  # out of the queue at once: nothing of it (its body) stays held once answered
+                self._queue.remove(job)
+                if not job.done:
+                    job.finish(None, Overloaded())
+                    self.queue_wait.observe(time.perf_counter() - job.queued_at)
+        for seat in [seat for seat in self._busy if seat.jobs and seat.jobs[0].deadline <= now]:
+            self._time_out(seat)
+        if self._queue or self._busy:
+            self._watch_soon()
 
     def on_reply(self, seat: Seat, message: Any) -> None:
         if not seat.jobs or seat.replaced:
@@ -145,8 +168,7 @@ class Dispatcher:
     def _end_first(self, seat: Seat) -> Job:
         job = seat.jobs.popleft()
         self.running -= 1
-        if job.timer is not None:
-            job.timer.cancel()
+        self._busy.discard(seat)
         return job
 
     def _room(self, seat: Seat) -> int:
@@ -170,8 +192,6 @@ class Dispatcher:
             job = self._queue.popleft()
             if job.done:
                 continue
-            if job.expiry is not None:
-                job.expiry.cancel()
             self.queue_wait.observe(time.perf_counter() - job.queued_at)
             self._write(job, seat)
         if not seat.jobs:
@@ -193,9 +213,7 @@ class Dispatcher:
                 break
             self.hand_out(self.idle.popleft())
 
-    def _time_out(self, seat: Seat, job: Job) -> None:
-        if not seat.jobs or seat.jobs[0] is not job:
-            return
-        self.fail(seat, WorkerTimedOut())
+    def _time_out(self, seat: Seat) -> None:
         seat.replaced = True
+        self.fail(seat, WorkerTimedOut())
         self.on_timeout(seat)

@@ -89,7 +89,8 @@ class Connection(asyncio.Protocol):
         self.busy = False
         self.phase = WAITING
         self.since = 0.0
-        self.head_bytes = 0
+        self.head_bytes = 0  # bytes received since the head began (at least the head's size)
+        self.head_size = 0  # the request line's and headers' own size
         self.paused = 0  # reasons to stop reading: a slow reader, requests far ahead, a refusal
         self.pipeline_full = False
         self.timer: asyncio.TimerHandle | None = None
@@ -160,55 +161,54 @@ class Connection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self.url = b""
         self.raw_headers = []
+        self.head_size = 0
         if self.phase == IDLE:  # the next request on a kept-alive connection: timed from now
             self.since = self.loop.time()
         self.phase = HEAD
 
     def on_url(self, url: bytes) -> None:
         self.url += url
+        self.head_size += len(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.raw_headers.append((name, value))
+        self.head_size += len(name) + len(value)
 
     def on_headers_complete(self) -> None:
         parser = self.parser
         self.phase = BODY
         self.since = self.loop.time()
         self.head_bytes = 0
-        declared = None
-        expect_continue = False
-        headers = []
-        head_size = len(self.url)
-        for name, value in self.raw_headers:
-            head_size += len(name) + len(value)
-            name_text = name.decode("latin-1").lower()
-            value_text = value.decode("latin-1")
-            headers.append((name_text, value_text))
-            if name_text == "content-length":
-                declared = int(value) if value.isdigit() else None
-            elif name_text == "expect" and value_text.lower() == "100-continue":
-                expect_continue = True
-        url = httptools.parse_url(self.url)
-        path = url.path.decode("latin-1")
-        if "%" in path:
-            path = unquote(path, encoding="latin-1")
-        query = url.query.decode("latin-1") if url.query else ""
+        headers = [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in self.raw_headers]
+        header_map = dict(headers)
+        url = self.url
+        if url[:1] == b"/" and b"?" not in url and b"%" not in url and b"#" not in url:  # a plain path: most requests
+            path, query = url.decode("latin-1"), ""
+        else:
+            parts = httptools.parse_url(url)
+            path = parts.path.decode("latin-1")
+            if "%" in path:
+                path = unquote(path, encoding="latin-1")
+            query = parts.query.decode("latin-1") if parts.query else ""
         keep_alive = parser.should_keep_alive() and parser.get_http_version() != "1.0"
-        request = Request(parser.get_method().decode("latin-1"), path, query, headers, keep_alive)
-        if head_size > self.front.limits.max_header_bytes:
-            self.front.warn_large_head(self.front.limits.max_header_bytes)
-            status, out, payload = error_answer(431, HEAD_TOO_LARGE.format(limit=self.front.limits.max_header_bytes))
+        request = Request(parser.get_method().decode("latin-1"), path, query, headers, header_map, keep_alive)
+        limits = self.front.limits
+        if self.head_size > limits.max_header_bytes:
+            self.front.warn_large_head(limits.max_header_bytes)
+            status, out, payload = error_answer(431, HEAD_TOO_LARGE.format(limit=limits.max_header_bytes))
             self.parsing = Turn(request, (status, [*out, ("Connection", "close")], payload))
             self.parsing.close = True
             return
         turn = self.parsing = Turn(request, self.app.admit(request))
         if turn.answer is None:
+            length = header_map.get("content-length")
+            declared = int(length) if length is not None and length.isdigit() else None
             try:
                 turn.body = BodyBuffer(declared, self.front.max_body_bytes, self.front.budget)
             except BodyRefused as refused:
                 turn.answer = refused.answer
             else:
-                if expect_continue and not self.turns:
+                if not self.turns and header_map.get("expect", "").lower() == "100-continue":
                     self.transport.write(wire.CONTINUE)
 
     def on_body(self, body: bytes) -> None:

@@ -23,13 +23,15 @@ class Request:
 
     __slots__ = ("header_map", "headers", "ids", "keep_alive", "method", "path", "query", "started")
 
-    def __init__(self, method: str, path: str, query: str, headers: Headers, keep_alive: bool) -> None:
+    def __init__(
+        self, method: str, path: str, query: str, headers: Headers, header_map: dict[str, str], keep_alive: bool
+    ) -> None:
         self.started = time.perf_counter()
         self.method = method
         self.path = path
         self.query = query
         self.headers = headers
-        self.header_map = dict(headers)
+        self.header_map = header_map
         self.keep_alive = keep_alive
         self.ids: RequestIds | None = None
 

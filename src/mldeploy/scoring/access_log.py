@@ -1,7 +1,8 @@
 """One line per answered request, in the reference's format, written in batches.
 
-``logging`` costs ~15 µs a record on the front's hot path; this costs ~1 µs: lines are appended to a
-list and written by one ``write`` per flush interval (and at exit).
+``logging`` costs ~15 µs a record on the front's hot path; here a request only appends its figures to a
+list (well under 1 µs), and the lines are formatted and written by one ``write`` per flush interval (and at
+exit).
 """
 
 import os
@@ -11,16 +12,17 @@ from typing import TextIO
 
 PID = os.getpid()
 
+Entry = tuple[float, str, str, int, float, int]  # time, method, path, status, milliseconds, answer size
+
 
 class AccessLog:
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream or sys.stdout
-        self._lines: list[str] = []
+        self._entries: list[Entry] = []
         self._second = -1
         self._stamp = ""
 
-    def _prefix(self) -> str:
-        now = time.time()
+    def _prefix(self, now: float) -> str:
         second = int(now)
         if second != self._second:
             self._second = second
@@ -28,12 +30,16 @@ class AccessLog:
         return f"{self._stamp},{int((now - second) * 1000):03d} I [{PID}] mldeploy.access - "
 
     def record(self, method: str, path: str, status: int, elapsed_ms: float, size: int) -> None:
+        self._entries.append((time.time(), method, path, status, elapsed_ms, size))
+
+    def _line(self, entry: Entry) -> str:
+        now, method, path, status, elapsed_ms, size = entry
         if not path.isprintable():  # a decoded %0a would start a forged log line: control characters escaped
             path = path.encode("unicode_escape").decode("ascii")
-        self._lines.append(f"{self._prefix()}{method} {path} {status} {elapsed_ms:.3f}ms {size}\n")
+        return f"{self._prefix(now)}{method} {path} {status} {elapsed_ms:.3f}ms {size}\n"
 
     def flush(self) -> None:
-        if self._lines:
-            lines, self._lines = self._lines, []
-            self._stream.write("".join(lines))
+        if self._entries:
+            entries, self._entries = self._entries, []
+            self._stream.write("".join(map(self._line, entries)))
         self._stream.flush()

@@ -3,19 +3,19 @@
 The front does routing, authentication, header checks, admission and timeouts; parsing the input,
 calling run() and encoding its result happen in a worker process. A request is decided in two steps, so
 that a refused one never has its body read: ``admit`` when its head is complete (an answer, or None when
-it goes on to a worker), then ``score`` with its body. ``complete`` adds what every answer carries.
+it goes on to a worker), then ``score`` with its body, whose outcome ``answer`` turns into the answer.
+``complete`` adds what every answer carries.
 """
 
 import hmac
 import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
 from .access_log import AccessLog
 from .config import ServerConfig
 from .cors import Cors
-from .dispatch import Overloaded, WorkerDied, WorkerTimedOut
+from .dispatch import Overloaded, Settle, WorkerDied, WorkerTimedOut
 from .metrics import ServerMetrics
 from .outputs import OPTIONS_REPLY, Headers, error_reply
 from .pool import WorkerPool
@@ -72,10 +72,10 @@ class ScoringApp:
             return self._health(method)
         return self._swagger(method, request.query)
 
-    def score(self, request: Request, body: bytes | bytearray, reply: Callable[[Answer], None]) -> None:
-        """Hand an admitted request to a worker; ``reply`` gets the answer (at once when there is no room)."""
-        message = (request.method, request.path, request.query, request.headers, body)
-        self.pool.submit(message, lambda result, error: reply(self._answer(result, error)))
+    def score(self, request: Request, body: bytes | bytearray, settle: Settle) -> None:
+        """Hand an admitted request to a worker; ``settle`` gets its reply or why there is none (``answer``
+        turns either into the answer)."""
+        self.pool.submit((request.method, request.path, request.query, request.headers, body), settle)
 
     def complete(self, request: Request, answer: Answer) -> Answer:
         """The answer with the ids, CORS and TraceId headers; counted in the metrics and the access log."""
@@ -164,7 +164,7 @@ class ScoringApp:
         )
         return status, [*out, ("Retry-After", "1")], payload
 
-    def _answer(self, result: Any, error: Exception | None) -> Answer:
+    def answer(self, result: Any, error: Exception | None) -> Answer:
         """A worker's reply as an answer, or the answer for why there is none."""
         if error is None:
             status, out, payload, exec_ms = result

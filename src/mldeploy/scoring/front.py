@@ -16,6 +16,7 @@ then closed (what follows on it could not be told apart from the unread body).
 import asyncio
 import logging
 from collections import deque
+from typing import Any
 from urllib.parse import unquote
 
 import httptools
@@ -252,11 +253,12 @@ class Connection(asyncio.Protocol):
                 continue
             self.busy = True
             body = turn.body.data() if turn.body is not None else b""
-            self.app.score(turn.request, body, self._scored)  # type: ignore[arg-type]
+            self.app.score(turn.request, body, self._settled)  # type: ignore[arg-type]
 
-    def _scored(self, answer: Answer) -> None:
+    def _settled(self, reply: Any, error: Exception | None) -> None:
+        """The worker's reply to the first request in line (or why there is none)."""
         self.busy = False
-        self._write(self.turns.popleft(), answer)
+        self._write(self.turns.popleft(), self.app.answer(reply, error))
         self._next()
 
     def _write(self, turn: Turn, answer: Answer) -> None:

@@ -259,6 +259,10 @@ class LocalTarget:
         or is not running (why: a start-up failure, or how and when it ended after serving)."""
         started = time.monotonic()
         while time.monotonic() - started < timeout_s:
+            status = record.status()  # read first: a server whose init() failed reports it, then exits
+            new = bool(status) and status["generation"] > generation
+            if new and status["state"] == "failed":
+                raise DeploymentError(failure_message(record, status.get("report"), self.logs(record, LOG_LINES)))
             if not _alive(record.pid):
                 if not record.path.exists():
                     raise DeploymentError(
@@ -266,12 +270,8 @@ class LocalTarget:
                     )
                 _settle(record)
                 raise DeploymentError(stopped.explain(record, self.logs(record, LOG_LINES)))
-            status = record.status()
-            if status and status["generation"] > generation:
-                if status["state"] == "failed":
-                    raise DeploymentError(failure_message(record, status.get("report"), self.logs(record, LOG_LINES)))
-                if healthy(record.port):
-                    return
+            if new and healthy(record.port):
+                return
             progress(f"waiting for init() ({time.monotonic() - started:.0f} s)")
             time.sleep(POLL_S)
         logs = phrase(api=f"ws.webservices[{record.name!r}].get_logs()", cli=f"mldeploy service logs {record.name}")

@@ -3,6 +3,7 @@ client, against the FAKE API server of tests/clusters/fake_api.py: no cluster ca
 built on the real Docker engine."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -124,6 +125,20 @@ def test_no_cluster_is_a_clear_message(
     with pytest.raises(WebserviceException, match="No Kubernetes cluster is configured"):
         _deploy(workspace, model, project)
     assert not (workspace.path / "services" / "diabetes").exists()
+
+
+def test_a_cluster_that_stops_answering_shows_the_service_unhealthy_without_a_traceback(
+    docker_client: Any, cluster: Any, workspace: Workspace, model: Model, project: Path, tmp_path: Path
+) -> None:
+    _deploy(workspace, model, project).wait_for_deployment()
+    gone = tmp_path / "kubeconfig-of-a-stopped-cluster"
+    gone.write_text(cluster.kubeconfig.read_text().replace(cluster.url, "http://127.0.0.1:1"))
+    command = [sys.executable, "-m", "mldeploy", "--workspace", str(workspace.path), "service", "list", "-o", "plain"]
+    listed = subprocess.run(
+        command, capture_output=True, text=True, timeout=120, env={**os.environ, "KUBECONFIG": str(gone)}
+    )
+    assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stderr
+    assert "diabetes" in listed.stdout and "Unhealthy" in listed.stdout
 
 
 def test_export_writes_manifests_kubectl_accepts(

@@ -180,6 +180,7 @@ class KubernetesTarget:
         )
         raise DeploymentError(f"On Kubernetes an edited score.py needs a new image: {update}; the pods roll to it.")
 
+    @reaching
     def _snapshot(self, record: ServiceRecord) -> tuple[Any, ClusterState]:
         core, apps, _ = self._apis(record)
         namespace = record.deployment_config["namespace"]

@@ -1,6 +1,8 @@
 """`mldeploy check`: every legacy breakage named by a real worker running the fixture's init(), with the
 library version that removed the thing, the fix, and whether --legacy-compat serves the unchanged script."""
 
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,3 +160,14 @@ def test_the_environment_files_are_built_once_and_init_runs_there(legacy_root: P
     again = check(legacy_root, "legacy_sklearn_six.py", *args, workspace=tmp_path / "workspace")
     assert again.returncode == 0
     assert "reusing environment" in again.stderr
+
+
+def test_without_a_model_folder_the_opt_in_verdict_asks_for_one(legacy_root: Path) -> None:
+    script = Path(__file__).parent.parent / "fixtures" / "scripts" / "legacy_sklearn_externals.py"
+    command = [sys.executable, "-m", "mldeploy", "--workspace", str(legacy_root / "workspace"), "check", str(script)]
+    verdict = subprocess.run(command, cwd=legacy_root, capture_output=True, text=True, timeout=300)
+    assert verdict.returncode == 1
+    assert "sklearn.externals.joblib was removed in scikit-learn 0.23" in verdict.stdout
+    assert f"{COMPAT}likely: with it, the script loads and init() goes on to read its model" in verdict.stdout
+    assert "check again with --model-dir DIR --legacy-compat" in verdict.stdout
+    assert "NoneType" not in verdict.stdout.split(COMPAT)[1]

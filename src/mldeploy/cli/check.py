@@ -17,6 +17,7 @@ import typer
 
 from ..scoring import protocol
 from ..scoring.config import ConfigError, ServerConfig, build_config
+from ..targets.base import fails_on_missing_model_folder
 from .deploy import CondaOption, PipOption
 from .env import build_with_progress
 from .env import load as load_environment
@@ -103,7 +104,7 @@ def _say_ready(script: str, outcome: Outcome) -> None:
         out.print(f"model version: {advice}", highlight=False, markup=False)
 
 
-def _say_failed(script: str, outcome: Outcome, with_compat: Outcome | None) -> None:
+def _say_failed(script: str, outcome: Outcome, with_compat: Outcome | None, model_given: bool) -> None:
     report = outcome.payload
     out.print(f"fails: {script}", highlight=False, markup=False)
     for line in [*report.get("summary", []), *str(report.get("fix", "")).splitlines()]:
@@ -116,6 +117,11 @@ def _say_failed(script: str, outcome: Outcome, with_compat: Outcome | None) -> N
     if with_compat.ready:
         shims = ", ".join(with_compat.payload.get("legacy", {}).get("shims", [])) or "none"
         verdict = f"yes: with it, init() finishes (shims used: {shims})"
+    elif not model_given and fails_on_missing_model_folder(with_compat.payload):
+        verdict = (
+            "likely: with it, the script loads and init() goes on to read its model, which needs a model folder "
+            "(AZUREML_MODEL_DIR is not set): check again with --model-dir DIR --legacy-compat"
+        )
     else:
         verdict = f"no: with it, init() still fails: {' '.join(with_compat.payload.get('summary', [])[-1:])}"
     out.print(f"--legacy-compat would make it serve: {verdict}", highlight=False, markup=False)
@@ -153,5 +159,5 @@ def check(
     with_compat = None
     if not config.legacy_compat and (outcome.payload.get("legacy") or {}).get("compat_serves"):
         with_compat = run_init(dataclasses.replace(config, legacy_compat=True), timeout_s)
-    _say_failed(name, outcome, with_compat)
+    _say_failed(name, outcome, with_compat, model_given=model_dir is not None)
     raise typer.Exit(EXIT_FAILED)

@@ -89,14 +89,18 @@ def failure_message(record: ServiceRecord, report: dict | None, log: str, headli
     return "\n".join(part for part in parts if part)
 
 
+def fails_on_missing_model_folder(report: dict[str, Any]) -> bool:
+    """The init() failure of ``report`` comes from reading a model folder that is not there (AZUREML_MODEL_DIR
+    unset, a None path, or Model.get_model_path finding nothing)."""
+    text = "\n".join([*report.get("summary", []), report.get("traceback", "")])
+    none_path = report.get("exception") == "TypeError" and "NoneType" in text
+    return "AZUREML_MODEL_DIR" in text or none_path or report.get("exception") == "ModelNotFoundError"
+
+
 def no_model_fix(record: ServiceRecord, report: dict[str, Any]) -> str | None:
     """For a service deployed without a model whose script failed on the model folder (AZUREML_MODEL_DIR unset,
     a None path, or Model.get_model_path finding nothing): that no model was given, where it is read, the fix."""
-    if record.models:
-        return None
-    text = "\n".join([*report.get("summary", []), report.get("traceback", "")])
-    none_path = report.get("exception") == "TypeError" and "NoneType" in text
-    if "AZUREML_MODEL_DIR" not in text and not none_path and report.get("exception") != "ModelNotFoundError":
+    if record.models or not fails_on_missing_model_folder(report):
         return None
     where = f"{Path(str(report.get('file', ''))).name}, line {report.get('line')}"
     deploy = phrase(

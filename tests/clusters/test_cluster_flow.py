@@ -177,6 +177,23 @@ def test_keda_scaled_object_is_applied_and_deleted(
     assert ("scaledobjects", "ml", "diabetes") not in objects
 
 
+def test_an_update_that_switches_the_autoscaler_leaves_only_the_new_one(
+    docker_client: Any, cluster: Any, workspace: Workspace, model: Model, project: Path
+) -> None:
+    objects = cluster.cluster.objects
+    hpa, keda = ("horizontalpodautoscalers", "ml", "diabetes"), ("scaledobjects", "ml", "diabetes")
+    service = _deploy(workspace, model, project)
+    service.wait_for_deployment()
+    assert hpa in objects and keda not in objects
+    service.update(deployment_config={"keda_prometheus_url": "http://prometheus.monitoring:9090"})
+    assert keda in objects and hpa not in objects
+    service.update(deployment_config={"keda_prometheus_url": None, "autoscale_enabled": False})
+    assert keda not in objects and hpa not in objects
+    assert objects[("deployments", "ml", "diabetes")]["spec"]["replicas"] >= 1
+    service.update(deployment_config={"autoscale_enabled": True})
+    assert hpa in objects and keda not in objects
+
+
 def test_a_push_to_an_unreachable_registry_says_what_to_fix(
     docker_client: Any, cluster: Any, workspace: Workspace, model: Model, project: Path
 ) -> None:

@@ -129,7 +129,8 @@ class KubernetesTarget:
         calls = {"Secret": (core, "namespaced_secret"), "Deployment": (apps, "namespaced_deployment"),
                  "Service": (core, "namespaced_service"),
                  "HorizontalPodAutoscaler": (autoscaling, "namespaced_horizontal_pod_autoscaler")}  # fmt: skip
-        for manifest in self.objects(record, config):
+        manifests = self.objects(record, config)
+        for manifest in manifests:
             if manifest["kind"] == "ScaledObject":
                 self._apply_scaled_object(record, manifest)
                 continue
@@ -140,6 +141,11 @@ class KubernetesTarget:
                 if error.status != 409:
                     raise DeploymentError(_api_error(error, manifest)) from None
                 getattr(api, f"replace_{suffix}")(manifest["metadata"]["name"], namespace, manifest)
+        applied = {manifest["kind"] for manifest in manifests}
+        if "HorizontalPodAutoscaler" not in applied:  # switched to KEDA or to fixed replicas: the old one goes
+            self._delete_if_ours(record, ((autoscaling, "namespaced_horizontal_pod_autoscaler", record.name),))
+        if "ScaledObject" not in applied:
+            self._delete_scaled_object_if_ours(record)
         host = self._client(record.deployment_config).configuration.host.rstrip("/")
         record.scoring_url = f"{host}/api/v1/namespaces/{namespace}/services/{record.name}:http/proxy/score"
         record.started = time.time()
@@ -282,18 +288,23 @@ class KubernetesTarget:
     @reaching
     def _delete_objects(self, record: ServiceRecord) -> None:
         """The objects this service made, and only those: each must carry our labels."""
-        from kubernetes import client
-        from kubernetes.client.exceptions import ApiException
 
         core, apps, autoscaling = self._apis(record)
-        namespace = record.deployment_config.get("namespace", "default")
         owned = (
             (autoscaling, "namespaced_horizontal_pod_autoscaler", record.name),
             (core, "namespaced_service", record.name),
             (apps, "namespaced_deployment", record.name),
             (core, "namespaced_secret", f"{record.name}-config"),
         )
-        for api, suffix, name in owned:
+        self._delete_if_ours(record, owned)
+        self._delete_scaled_object_if_ours(record)
+
+    def _delete_if_ours(self, record: ServiceRecord, objects: tuple[tuple[Any, str, str], ...]) -> None:
+        """Delete each (api, kind suffix, name) that exists and carries this service's labels."""
+        from kubernetes.client.exceptions import ApiException
+
+        namespace = record.deployment_config.get("namespace", "default")
+        for api, suffix, name in objects:
             try:
                 found = getattr(api, f"read_{suffix}")(name, namespace)
             except ApiException as error:
@@ -302,14 +313,20 @@ class KubernetesTarget:
                 raise DeploymentError(_api_error(error, {"kind": suffix, "metadata": {"name": name}})) from None
             if _ours(found.metadata.labels, record.name):
                 getattr(api, f"delete_{suffix}")(name, namespace)
-        if record.deployment_config.get("keda_prometheus_url"):
-            custom = client.CustomObjectsApi(self._client(record.deployment_config))
-            try:
-                found = custom.get_namespaced_custom_object(namespace=namespace, name=record.name, **KEDA)
-            except ApiException:
-                return
-            if _ours(found["metadata"].get("labels"), record.name):
-                custom.delete_namespaced_custom_object(namespace=namespace, name=record.name, **KEDA)
+
+    def _delete_scaled_object_if_ours(self, record: ServiceRecord) -> None:
+        """The service's KEDA ScaledObject, when there is one of ours (a cluster without KEDA has none)."""
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+
+        namespace = record.deployment_config.get("namespace", "default")
+        custom = client.CustomObjectsApi(self._client(record.deployment_config))
+        try:
+            found = custom.get_namespaced_custom_object(namespace=namespace, name=record.name, **KEDA)
+        except ApiException:
+            return
+        if _ours(found["metadata"].get("labels"), record.name):
+            custom.delete_namespaced_custom_object(namespace=namespace, name=record.name, **KEDA)
 
 
 def _ours(labels: dict[str, str] | None, name: str) -> bool:

@@ -96,6 +96,20 @@ def serve(
             f"Also ${ENV_LEGACY_COMPAT}=1.",
         ),
     ] = False,
+    max_requests_per_worker: Annotated[
+        int,
+        typer.Option(
+            help="Replace a worker after it answered this many requests (a new one starts first: no request "
+            "fails); 0: never."
+        ),
+    ] = 0,
+    max_worker_rss_mb: Annotated[
+        int,
+        typer.Option(
+            help="Replace a worker whose resident memory passes this many MiB (checked every second; a new one "
+            "starts first), so a run() that leaks does not grow forever; 0: never."
+        ),
+    ] = 0,
 ) -> None:
     """Serve ENTRY_SCRIPT on http://HOST:PORT, answering as the Azure ML inference server does."""
     try:
@@ -118,6 +132,8 @@ def serve(
             auth_keys=keys,
             init_retries=init_retries,
             legacy_compat=legacy_compat,
+            max_requests_per_worker=max_requests_per_worker,
+            max_worker_rss_mb=max_worker_rss_mb,
         )
     except ConfigError as error:
         fail(str(error))

@@ -68,6 +68,8 @@ class ServerConfig:
     status_file: str | None = None  # where the front reports each (re)start's outcome, for the control plane
     debug_port: int | None = None  # the worker waits for a debugger (debugpy) on host:debug_port before init()
     debug_wait_s: float = 30.0
+    max_requests_per_worker: int = 0  # a worker that answered this many is replaced (a new one first); 0: never
+    max_worker_rss_mb: int = 0  # a worker whose resident memory passes this is replaced the same way; 0: never
     legacy_compat: bool = False  # the workers install the legacy shims (docs/troubleshooting/legacy.md)
 
     @property
@@ -155,6 +157,8 @@ def build_config(
     auth_keys: tuple[str, ...] = (),
     init_retries: int = DEFAULT_INIT_RETRIES,
     legacy_compat: bool = False,
+    max_requests_per_worker: int = 0,
+    max_worker_rss_mb: int = 0,
 ) -> ServerConfig:
     """Merge command-line values with the reference's environment variables and check them."""
     app_root = os.environ.get(ENV_APP_ROOT) or os.getcwd()
@@ -192,6 +196,8 @@ def build_config(
         auth_keys=tuple(auth_keys) or keys_from_environment(),
         init_retries=init_retries,
         legacy_compat=legacy_compat or os.environ.get(ENV_LEGACY_COMPAT) == "1",
+        max_requests_per_worker=max_requests_per_worker,
+        max_worker_rss_mb=max_worker_rss_mb,
     )
     _check(config)
     return config
@@ -223,3 +229,5 @@ def _check(config: ServerConfig) -> None:
         raise ConfigError("--max-connections must be at least 1.")
     if config.read_timeout_s <= 0:
         raise ConfigError("--read-timeout-s must be more than 0.")
+    if config.max_requests_per_worker < 0 or config.max_worker_rss_mb < 0:
+        raise ConfigError("--max-requests-per-worker and --max-worker-rss-mb cannot be negative (0: no limit).")

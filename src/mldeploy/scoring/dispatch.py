@@ -72,15 +72,23 @@ class Seat(Protocol):
 
     channel: Channel
     jobs: deque[Job]  # written to the worker; the first is running
-    retiring: bool  # an older generation: let go once its line is empty
+    retiring: bool  # an older generation, or replaced by a fresh worker: let go once its line is empty
     replaced: bool  # being killed: takes nothing more
+    served: int  # requests it answered
 
 
 class Dispatcher:
-    def __init__(self, config: ServerConfig, queue_wait: Buckets, on_timeout: Callable[[Any], None]) -> None:
+    def __init__(
+        self,
+        config: ServerConfig,
+        queue_wait: Buckets,
+        on_timeout: Callable[[Any], None],
+        on_worn: Callable[[Any], None],
+    ) -> None:
         self.config = config
         self.queue_wait = queue_wait
         self.on_timeout = on_timeout
+        self.on_worn = on_worn  # a worker that answered max_requests_per_worker requests: to be replaced
         self.running = 0
         self.idle: deque[Seat] = deque()
         self._queue: deque[Job] = deque()
@@ -160,6 +168,9 @@ class Dispatcher:
         now = time.perf_counter()
         self._run_s += SMOOTHING * (now - job.started - self._run_s)
         job.finish(message, None)
+        seat.served += 1
+        if seat.served == self.config.max_requests_per_worker:
+            self.on_worn(seat)
         if seat.jobs:
             self._written_ahead -= 1
             self._start(seat.jobs[0], seat)

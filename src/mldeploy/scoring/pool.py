@@ -31,6 +31,8 @@ logger = logging.getLogger("mldeploy.pool")
 STACK_DUMP_GRACE_S = 0.2
 HEALTHY_LIFETIME_S = 30.0
 MAX_BACKOFF_S = 10.0
+MEMORY_CHECK_S = 1.0
+PAGE_MIB = os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 class Worker:
@@ -42,7 +44,10 @@ class Worker:
         self.jobs: deque[Job] = deque()  # written to it; the first is running
         self.python = ""  # the interpreter it runs
         self.replaced = False  # killed on purpose (timeout): restart at once
-        self.retiring = False  # an older generation: exit after its requests
+        self.retiring = False  # an older generation, or recycled: exit after its requests
+        self.recycled = False  # a fresh worker is starting to take its place (max requests or memory reached)
+        self.serving = False
+        self.served = 0
 
     @property
     def pid(self) -> int:
@@ -73,7 +78,7 @@ class Generation:
 
 class WorkerPool:
     def __init__(self, config: ServerConfig, metrics: ServerMetrics) -> None:
-        self.dispatcher = Dispatcher(config, metrics.queue_wait, self._replace)
+        self.dispatcher = Dispatcher(config, metrics.queue_wait, self._replace, self._worn)
         self.metrics = metrics
         self.ready_count = 0
         self.info: dict[str, Any] | None = None
@@ -86,6 +91,7 @@ class WorkerPool:
         self._numbers = itertools.count(1)
         self._spare: Worker | None = None
         self._spare_task: asyncio.Task[Worker] | None = None
+        self._memory_watch: asyncio.Task[None] | None = None
         self._stopping = False
         metrics.in_flight.set_function(lambda: self.in_flight)
 
@@ -118,14 +124,54 @@ class WorkerPool:
         self._signal(worker, signal.SIGUSR2)
         self._loop.call_later(STACK_DUMP_GRACE_S, self._signal, worker, signal.SIGKILL)
 
+    # ---- recycling: a worker past its request count or memory limit is replaced, the new one first
+
+    def _worn(self, worker: "Worker") -> None:
+        self.recycle(worker, f"it answered {worker.served} requests (--max-requests-per-worker)")
+
+    def recycle(self, worker: "Worker", why: str) -> None:
+        """Start a worker to take ``worker``'s place; once it is ready, ``worker`` finishes its requests and
+        exits. No request waits for a worker to start, and none fails."""
+        generation = next((item for item in self._generations if item.number == worker.generation), None)
+        if worker.recycled or worker.retiring or worker.replaced or generation is None:
+            return
+        if not self._current(generation):
+            return
+        worker.recycled = True
+        logger.info("Recycling worker pid %d: %s; a new worker starts first", worker.pid, why)
+        generation.tasks.append(asyncio.create_task(self._supervise(generation, replacing=worker)))
+
+    def _watch_memory_soon(self, config: ServerConfig) -> None:
+        if config.max_worker_rss_mb and self._memory_watch is None:
+            self._memory_watch = asyncio.create_task(self._watch_memory())
+
+    async def _watch_memory(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(MEMORY_CHECK_S)
+            limit = self.config.max_worker_rss_mb
+            for worker in [worker for worker in self._workers if worker.serving and limit]:
+                resident = _resident_mib(worker.pid)
+                if resident > limit:
+                    self.recycle(worker, f"its resident memory, {resident:.0f} MiB, passed {limit} MiB "
+                                         "(--max-worker-rss-mb)")  # fmt: skip
+
+    def _retire(self, worker: "Worker") -> None:
+        """``worker`` takes no new request, and exits once it answered those it holds."""
+        worker.retiring = True
+        if worker in self.dispatcher.idle:
+            self.dispatcher.idle.remove(worker)
+            worker.channel.close()
+
     # ---- generations of worker processes
 
     def start(self) -> None:
         self._launch(self.config)
+        self._watch_memory_soon(self.config)
 
     def reload(self, config: ServerConfig) -> int:
         """Replace every worker by one started from ``config``, without a gap; the new generation's number."""
         logger.info("Reloading: starting %d new worker(s) for %s", config.workers, config.entry_script)
+        self._watch_memory_soon(config)
         return self._launch(config)
 
     def settled(self) -> bool:
@@ -213,17 +259,28 @@ class WorkerPool:
             "traceback": "",
         }
 
-    async def _supervise(self, generation: Generation) -> None:
+    async def _supervise(self, generation: Generation, replacing: Worker | None = None) -> None:
+        """Keep one worker of ``generation`` running (with ``replacing``: first take that worker's place)."""
         init_failures = 0
         crashes = 0
         while self._current(generation):
             worker = await self._spawn(generation)
             kind, payload = await self._first_message(worker)
+            if kind != protocol.READY and replacing is not None:
+                await worker.process.wait()
+                self._workers.discard(worker)
+                replacing.recycled = False  # it keeps serving; it is recycled again at its next limit
+                logger.error("The worker meant to replace pid %d failed to start; pid %d keeps serving.",
+                             replacing.pid, replacing.pid)  # fmt: skip
+                return
             if kind == protocol.READY:
                 init_failures = 0
+                if replacing is not None:
+                    self._retire(replacing)
+                    replacing = None
                 await self._serve_until_exit(worker, generation, payload)
-                if not self._current(generation):
-                    return
+                if not self._current(generation) or worker.recycled:
+                    return  # recycled: the worker that took its place keeps the slot
                 crashes = 1 if time.monotonic() - worker.started > HEALTHY_LIFETIME_S else crashes + 1
                 delay = 0.0 if worker.replaced or crashes <= 1 else min(0.25 * 2 ** (crashes - 2), MAX_BACKOFF_S)
                 self.metrics.worker_restarts.inc()
@@ -260,10 +317,7 @@ class WorkerPool:
         self.info = info
         for worker in list(self._workers):
             if worker.generation < generation.number:
-                worker.retiring = True
-                if worker in self.dispatcher.idle:
-                    self.dispatcher.idle.remove(worker)
-                    worker.channel.close()
+                self._retire(worker)
         self.on_ready(generation.number)
         self._keep_spare(generation)
 
@@ -275,14 +329,16 @@ class WorkerPool:
         self.ready_count += 1
         self.metrics.workers_ready.set(self.ready_count)
         worker.channel.on_message = lambda message: self.dispatcher.on_reply(worker, message)
+        worker.serving = True
         self.dispatcher.hand_out(worker)
         await worker.channel.closed
+        worker.serving = False
         self.ready_count -= 1
         self.metrics.workers_ready.set(self.ready_count)
         self.dispatcher.fail(worker, WorkerDied())
         returncode = await worker.process.wait()
         self._workers.discard(worker)
-        if self._current(generation):
+        if self._current(generation) and not worker.recycled:
             logger.warning("Worker pid %d %s; starting a new one", worker.pid, _exit_description(returncode))
 
     @staticmethod
@@ -296,6 +352,8 @@ class WorkerPool:
     async def stop(self, grace_s: float = 5.0) -> None:
         """Close every worker's channel (they exit), then kill what is still running after ``grace_s``."""
         self._stopping = True
+        if self._memory_watch is not None:
+            self._memory_watch.cancel()
         workers = list(self._workers)
         for worker in workers:
             worker.channel.close()
@@ -310,3 +368,12 @@ class WorkerPool:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _resident_mib(pid: int) -> float:
+    """Resident memory of process ``pid`` (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/statm") as statm:
+            return int(statm.read().split()[1]) * PAGE_MIB
+    except (OSError, IndexError, ValueError):
+        return 0.0

@@ -6,15 +6,18 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 from typing import Any
 
+import docker.errors
 import kubernetes_validate
 import pytest
 import yaml
 
 from mldeploy import AksWebservice, InferenceConfig, Model, WebserviceException, Workspace
 from tests.clusters import scenarios
+from tests.clusters.image_registry import running_registry
 from tests.support.servers import start_ours
 
 pytestmark = pytest.mark.slow
@@ -192,6 +195,27 @@ def test_an_update_that_switches_the_autoscaler_leaves_only_the_new_one(
     assert objects[("deployments", "ml", "diabetes")]["spec"]["replicas"] >= 1
     service.update(deployment_config={"autoscale_enabled": True})
     assert hpa in objects and keda not in objects
+
+
+def test_the_image_is_pushed_to_a_real_registry_and_pulled_back_by_digest(
+    docker_client: Any, cluster: Any, workspace: Workspace, model: Model, project: Path, tmp_path: Path
+) -> None:
+    with running_registry(tmp_path) as registry:
+        service = _deploy(workspace, model, project, registry=registry)
+        service.wait_for_deployment()
+        image = cluster.cluster.objects[("deployments", "ml", "diabetes")]["spec"]["template"]["spec"]["containers"][0]
+        reference = image["image"]
+        repository, _, digest = reference.partition("@")
+        assert repository.startswith(f"{registry}/mldeploy/") and digest.startswith("sha256:"), reference
+        with urllib.request.urlopen(f"http://{registry}/v2/_catalog") as catalog:
+            assert repository.removeprefix(f"{registry}/") in json.load(catalog)["repositories"]
+        for tag in docker_client.images.get(reference).tags:  # every local copy gone: the pull must fetch it
+            docker_client.images.remove(tag)
+        with pytest.raises(docker.errors.ImageNotFound):
+            docker_client.images.get(reference)
+        pulled = docker_client.images.pull(repository, tag=digest)
+        assert reference in pulled.attrs["RepoDigests"]
+        docker_client.images.remove(reference)
 
 
 def test_a_push_to_an_unreachable_registry_says_what_to_fix(

@@ -91,17 +91,20 @@ def check_no_credentials(client: Any, image: str, registry: str) -> None:
 
 
 def push_image(docker: Any, image: str, registry: str, progress: Progress) -> str:
-    """Tag ``image`` into ``registry`` and push it, unless it holds a credential; the pushed reference."""
+    """Tag ``image`` into ``registry`` and push it, unless it holds a credential; the pushed reference, by digest
+    when the registry reports one (the pods then run exactly the image pushed, whatever happens to the tag)."""
     progress(f"checking {image} for credentials before pushing it")
     check_no_credentials(docker, image, registry)
     repository, _, tag = image.rpartition(":")
     target = f"{registry.rstrip('/')}/{repository}"
     docker.api.tag(image, target, tag)
     progress(f"pushing {target}:{tag}")
+    digest = None
     for line in docker.api.push(target, tag, stream=True, decode=True):
         if "error" in line:
             raise DeploymentError(
                 f"Pushing {target}:{tag} failed: {line['error']}. Log in first (`docker login {registry}`), "
                 "and check the registry's name."
             )
-    return f"{target}:{tag}"
+        digest = (line.get("aux") or {}).get("Digest") or digest
+    return f"{target}@{digest}" if digest else f"{target}:{tag}"

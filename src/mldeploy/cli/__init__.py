@@ -9,7 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from ..wording import use_cli_wording
-from . import deploy, env, model, package, plan, serve, service, ui
+from . import deploy, env, model, package, plan, serve, service, ui, workspace
 from .check import check
 from .output import width
 
@@ -55,6 +55,7 @@ app.command(name="serve")(serve.serve)
 app.add_typer(model.app, name="model")
 app.add_typer(env.app, name="env")
 app.add_typer(service.app, name="service")
+app.add_typer(workspace.app, name="workspace")
 app.command(name="deploy")(deploy.deploy)
 app.command(name="package")(package.package)
 app.command(name="plan")(plan.plan)

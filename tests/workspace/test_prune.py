@@ -267,3 +267,20 @@ def test_only_our_own_tags_of_deleted_services_go(docker_client: Any, tmp_path: 
         for image in images:
             with contextlib.suppress(ImageNotFound):
                 docker_client.images.remove(image, force=True)
+
+
+def test_an_image_a_container_still_uses_stays_and_is_not_reported(docker_client: Any, tmp_path: Path) -> None:
+    from mldeploy.targets.image_prune import repository_of
+
+    home = tmp_path / "workspace"
+    Workspace(home)
+    tag = f"{repository_of(home, 'used-svc')}:1"
+    image = _tiny_image(docker_client, [tag], f"{tmp_path} used".encode())
+    container = docker_client.containers.create(image, command=["/content.txt"])
+    try:
+        assert [row["what"] for row in _prune(home, "--dry-run")] == [tag]
+        assert _prune(home) == []
+        assert tag in docker_client.images.get(image).tags
+    finally:
+        container.remove(force=True)
+        docker_client.images.remove(image, force=True)

@@ -59,4 +59,5 @@ def prune_images(client: Any, home: Path, dry_run: bool, waiting: Callable[[str]
             if not _deleted(home, service):  # deployed again meanwhile: its image is in use
                 continue
             remove_service_images(client, [repository], keep=None)
-        yield from (Removal("image", tag, size) for tag, size in tags)
+        remaining = {tag for image in client.images.list(name=repository) for tag in image.tags}
+        yield from (Removal("image", tag, size) for tag, size in tags if tag not in remaining)  # in use: kept

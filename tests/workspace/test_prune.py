@@ -79,6 +79,17 @@ def test_blobs_changed_within_the_grace_period_stay(workspace: Workspace, tmp_pa
     assert not blob.exists()
 
 
+def test_an_old_orphan_stored_again_by_a_registration_counts_as_fresh(workspace: Workspace, tmp_path: Path) -> None:
+    (tmp_path / "model.bin").write_bytes(b"same content")
+    first = Model.register(workspace, tmp_path / "model.bin", "first")
+    blob = _blob(workspace, first, "model.bin")
+    first.delete()
+    _age(blob)
+    workspace._store.blobs.put(tmp_path / "model.bin")  # a registration of the same content, its row not yet written
+    assert _prune(workspace.path) == []
+    assert blob.exists()
+
+
 def _dead_pid() -> int:
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()

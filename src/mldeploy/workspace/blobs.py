@@ -59,6 +59,7 @@ class BlobStore:
         target = self.path(sha256)
         if target.exists():
             os.unlink(staged.name)
+            os.utime(target)  # stored again: fresh, so a prune running now keeps it until the model row is written
             return sha256, size
         target.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(staged.name, 0o444)

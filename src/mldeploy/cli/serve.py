@@ -110,6 +110,9 @@ def serve(
             "starts first), so a run() that leaks does not grow forever; 0: never."
         ),
     ] = 0,
+    max_response_mb: Annotated[
+        float, typer.Option(help="Largest answer of run(); a larger one is answered 500 saying so. 0: no limit.")
+    ] = 0,
 ) -> None:
     """Serve ENTRY_SCRIPT on http://HOST:PORT, answering as the Azure ML inference server does."""
     try:
@@ -134,6 +137,7 @@ def serve(
             legacy_compat=legacy_compat,
             max_requests_per_worker=max_requests_per_worker,
             max_worker_rss_mb=max_worker_rss_mb,
+            max_response_bytes=int(max_response_mb * MIB),
         )
     except ConfigError as error:
         fail(str(error))

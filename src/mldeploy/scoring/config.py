@@ -70,6 +70,7 @@ class ServerConfig:
     debug_wait_s: float = 30.0
     max_requests_per_worker: int = 0  # a worker that answered this many is replaced (a new one first); 0: never
     max_worker_rss_mb: int = 0  # a worker whose resident memory passes this is replaced the same way; 0: never
+    max_response_bytes: int = 0  # a larger answer of run() is replaced by a 500 saying so; 0: no limit
     legacy_compat: bool = False  # the workers install the legacy shims (docs/troubleshooting/legacy.md)
 
     @property
@@ -113,6 +114,8 @@ class ServerConfig:
             env[ENV_SOURCE_DIR] = self.source_dir
         if self.debug_errors:
             env["MLDEPLOY_DEBUG_ERRORS"] = "1"
+        if self.max_response_bytes:
+            env["MLDEPLOY_MAX_RESPONSE_BYTES"] = str(self.max_response_bytes)
         env.pop(ENV_LEGACY_COMPAT, None)
         if self.legacy_compat:
             env[ENV_LEGACY_COMPAT] = "1"
@@ -159,6 +162,7 @@ def build_config(
     legacy_compat: bool = False,
     max_requests_per_worker: int = 0,
     max_worker_rss_mb: int = 0,
+    max_response_bytes: int = 0,
 ) -> ServerConfig:
     """Merge command-line values with the reference's environment variables and check them."""
     app_root = os.environ.get(ENV_APP_ROOT) or os.getcwd()
@@ -198,6 +202,7 @@ def build_config(
         legacy_compat=legacy_compat or os.environ.get(ENV_LEGACY_COMPAT) == "1",
         max_requests_per_worker=max_requests_per_worker,
         max_worker_rss_mb=max_worker_rss_mb,
+        max_response_bytes=max_response_bytes,
     )
     _check(config)
     return config
@@ -229,5 +234,7 @@ def _check(config: ServerConfig) -> None:
         raise ConfigError("--max-connections must be at least 1.")
     if config.read_timeout_s <= 0:
         raise ConfigError("--read-timeout-s must be more than 0.")
+    if config.max_response_bytes < 0:
+        raise ConfigError("--max-response-mb cannot be negative (0: no limit).")
     if config.max_requests_per_worker < 0 or config.max_worker_rss_mb < 0:
         raise ConfigError("--max-requests-per-worker and --max-worker-rss-mb cannot be negative (0: no limit).")

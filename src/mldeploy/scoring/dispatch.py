@@ -18,6 +18,7 @@ comes at most that much after its limit.
 """
 
 import asyncio
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -67,10 +68,34 @@ class Job:
             self.settle(reply, error)
 
 
+class Sink(Protocol):
+    """Who writes a streamed reply to its client."""
+
+    def stream_chunk(self, chunk: bytes) -> None: ...
+    def stream_end(self) -> None: ...
+    def stream_abort(self) -> None: ...
+
+
+class StreamedReply:
+    """A reply too large to gather (see ``Channel``): its head now, its body piece by piece to ``sink``, which
+    whoever answers the request sets when the reply is settled; ``channel`` pauses the worker for a slow client."""
+
+    __slots__ = ("channel", "exec_ms", "headers", "sink", "size", "status")
+
+    def __init__(self, head: tuple[int, list[tuple[str, str]], float | None, int], channel: Channel) -> None:
+        self.status, self.headers, self.exec_ms, self.size = head
+        self.channel = channel
+        self.sink: Sink | None = None
+
+    def __len__(self) -> int:
+        return self.size
+
+
 class Seat(Protocol):
     """What the dispatcher needs of a worker."""
 
     channel: Channel
+    stream: StreamedReply | None  # the reply it is sending, when it is streamed
     jobs: deque[Job]  # written to the worker; the first is running
     retiring: bool  # an older generation, or replaced by a fresh worker: let go once its line is empty
     replaced: bool  # being killed: takes nothing more
@@ -164,10 +189,39 @@ class Dispatcher:
     def on_reply(self, seat: Seat, message: Any) -> None:
         if not seat.jobs or seat.replaced:
             return
+        self._answered(seat).finish(message, None)
+        self._carry_on(seat)
+
+    def on_stream_start(self, seat: Seat, head: Any) -> None:
+        """A large reply begins: its request is settled with it now, its body follows."""
+        if not seat.jobs or seat.replaced:
+            return
+        job = seat.jobs[0]
+        job.deadline = math.inf  # run() has returned: sending its answer is not limited by the scoring timeout
+        seat.stream = StreamedReply(head, seat.channel)
+        job.finish(seat.stream, None)
+
+    def on_stream_chunk(self, seat: Seat, chunk: bytes) -> None:
+        stream = seat.stream
+        if stream is not None and stream.sink is not None:
+            stream.sink.stream_chunk(chunk)
+
+    def on_stream_end(self, seat: Seat) -> None:
+        stream, seat.stream = seat.stream, None
+        if stream is not None and stream.sink is not None:
+            stream.sink.stream_end()
+        if seat.jobs and not seat.replaced:
+            self._answered(seat)
+            self._carry_on(seat)
+
+    def _answered(self, seat: Seat) -> Job:
+        """The request ``seat`` ran is answered: out of its line, and counted in the estimate of run()'s time."""
         job = self._end_first(seat)
-        now = time.perf_counter()
-        self._run_s += SMOOTHING * (now - job.started - self._run_s)
-        job.finish(message, None)
+        self._run_s += SMOOTHING * (time.perf_counter() - job.started - self._run_s)
+        return job
+
+    def _carry_on(self, seat: Seat) -> None:
+        """After an answer: recycle a worn worker, start the next request written ahead, fill the line."""
         seat.served += 1
         if seat.served == self.config.max_requests_per_worker:
             self.on_worn(seat)
@@ -213,6 +267,9 @@ class Dispatcher:
         ``error``, those written ahead go back to the head of the queue."""
         if seat in self.idle:
             self.idle.remove(seat)
+        stream, seat.stream = seat.stream, None
+        if stream is not None and stream.sink is not None:
+            stream.sink.stream_abort()  # its client got the head and part of the body: its connection is cut
         if seat.jobs:
             self._end_first(seat).finish(None, error)
         for job in reversed(seat.jobs):

@@ -25,6 +25,7 @@ from . import wire
 from .app import Answer, ScoringApp, error_answer
 from .bodies import BodyBudget, BodyBuffer, BodyRefused, RateLimitedWarning
 from .connections import ConnectionLimits
+from .dispatch import StreamedReply
 from .request import Request
 
 logger = logging.getLogger("mldeploy.server")
@@ -96,6 +97,9 @@ class Connection(asyncio.Protocol):
         self.pipeline_full = False
         self.timer: asyncio.TimerHandle | None = None
         self.ended = False
+        self.stream: StreamedReply | None = None  # the large answer being streamed to this client
+        self.stream_body = True
+        self.stream_kept = True
 
     # ---- connection events
 
@@ -115,6 +119,8 @@ class Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.ended = True
         self.front.connections.discard(self)
+        if self.stream is not None:  # the rest of the streamed answer is read and dropped: the worker goes on
+            self.stream.channel.resume_reading()
         if self.timer is not None:
             self.timer.cancel()
         for index, turn in enumerate(self.turns):
@@ -153,9 +159,13 @@ class Connection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self._pause()
+        if self.stream is not None:  # the client reads slower than the worker sends: the worker waits
+            self.stream.channel.pause_reading()
 
     def resume_writing(self) -> None:
         self._resume()
+        if self.stream is not None:
+            self.stream.channel.resume_reading()
 
     # ---- parser callbacks
 
@@ -257,29 +267,74 @@ class Connection(asyncio.Protocol):
 
     def _settled(self, reply: Any, error: Exception | None) -> None:
         """The worker's reply to the first request in line (or why there is none)."""
+        if isinstance(reply, StreamedReply):
+            self._stream_head(reply)
+            return
         self.busy = False
-        self._write(self.turns.popleft(), self.app.answer(reply, error))
+        if self._write(self.turns.popleft(), self.app.answer(reply, error)):
+            self._kept()
         self._next()
 
-    def _write(self, turn: Turn, answer: Answer) -> None:
-        """Write one answer (unless the client left), then keep the connection or end it."""
+    def _write(self, turn: Turn, answer: Answer, streamed: StreamedReply | None = None) -> bool:
+        """Write one answer (unless the client left); True when the connection is kept, else it is ended. Of a
+        streamed answer only the head is written: the body follows, and the connection is kept or ended after."""
         if turn.body is not None:
             turn.body.release()
+            turn.body = None
         request = turn.request
         assert request is not None
         status, headers, payload = self.app.complete(request, answer)
         if self.ended:
-            return
+            return False
         keep_alive = request.keep_alive and not turn.close and not self.front.stopping
-        self.transport.writelines(wire.answer_parts(status, headers, payload, keep_alive, request.method == "HEAD"))
-        if not keep_alive:
+        head_only = request.method == "HEAD" or streamed is not None
+        length = None if streamed is None else streamed.size
+        self.transport.writelines(wire.answer_parts(status, headers, payload, keep_alive, head_only, length))
+        if not keep_alive and streamed is None:
             self._end()
-            return
+        return keep_alive
+
+    def _kept(self) -> None:
+        """An answer was written and the connection stays: the keep-alive time starts when nothing is left."""
         if not self.turns and self.phase == IDLE:
-            self.since = self.loop.time()  # idle from now: the keep-alive time starts
+            self.since = self.loop.time()
         if self.pipeline_full and len(self.turns) <= MAX_PIPELINED // 2:
             self.pipeline_full = False
             self._resume()
+
+    # ---- a large answer, streamed from the worker as it comes (``Channel``)
+
+    def _stream_head(self, reply: StreamedReply) -> None:
+        turn = self.turns[0]
+        assert turn.request is not None
+        self.stream, reply.sink = reply, self
+        self.stream_body = turn.request.method != "HEAD"
+        self.stream_kept = self._write(turn, self.app.answer((reply.status, reply.headers, reply, reply.exec_ms), None),
+                                       streamed=reply)  # fmt: skip
+
+    def stream_chunk(self, chunk: bytes) -> None:
+        if self.stream_body and not self.ended:
+            self.transport.write(chunk)
+
+    def stream_end(self) -> None:
+        self.stream = None
+        self.busy = False
+        self.turns.popleft()
+        if self.ended:
+            return
+        if not self.stream_kept:
+            self._end()
+            return
+        self._kept()
+        self._next()
+
+    def stream_abort(self) -> None:
+        """The worker died while sending: the client has part of the body, so its connection is cut."""
+        self.stream = None
+        if not self.ended:
+            self.ended = True
+            self.front.connections.discard(self)
+            self.transport.abort()
 
     # ---- refusals and the end of a connection
 

@@ -23,7 +23,7 @@ from typing import Any
 from . import protocol
 from .channel import Channel
 from .config import ServerConfig
-from .dispatch import Dispatcher, Job, Settle, WorkerDied
+from .dispatch import Dispatcher, Job, Settle, StreamedReply, WorkerDied
 from .metrics import ServerMetrics
 
 logger = logging.getLogger("mldeploy.pool")
@@ -42,6 +42,7 @@ class Worker:
         self.channel = channel
         self.started = time.monotonic()
         self.jobs: deque[Job] = deque()  # written to it; the first is running
+        self.stream: StreamedReply | None = None
         self.python = ""  # the interpreter it runs
         self.replaced = False  # killed on purpose (timeout): restart at once
         self.retiring = False  # an older generation, or recycled: exit after its requests
@@ -328,7 +329,12 @@ class WorkerPool:
             self._promote(generation, info)
         self.ready_count += 1
         self.metrics.workers_ready.set(self.ready_count)
-        worker.channel.on_message = lambda message: self.dispatcher.on_reply(worker, message)
+        channel, dispatcher = worker.channel, self.dispatcher
+        channel.on_message = lambda message: dispatcher.on_reply(worker, message)
+        channel.on_stream_start = lambda head: dispatcher.on_stream_start(worker, head)
+        channel.on_stream_chunk = lambda chunk: dispatcher.on_stream_chunk(worker, chunk)
+        channel.on_stream_end = lambda: dispatcher.on_stream_end(worker)
+        channel.expect_replies()
         worker.serving = True
         self.dispatcher.hand_out(worker)
         await worker.channel.closed

@@ -7,7 +7,8 @@ Front -> worker, per request: a frame ``(method, path, query_string, headers, bo
 list of ``(name, value)``, then the body's ``body_size`` bytes as they are (a large body is not copied into
 the frame).
 Worker -> front, once after start: ``("ready", info)`` or ``("init_failed", report)``.
-Worker -> front, per request: ``(status, headers, body, exec_ms)``.
+Worker -> front, per request: a frame ``(status, headers, exec_ms, body_size)``, then the body's bytes as they
+are (a large answer is not copied into a frame; the front streams it to the client as it arrives).
 """
 
 import marshal
@@ -16,6 +17,7 @@ from typing import Any
 
 HEADER = struct.Struct("!I")
 HEADER_SIZE = HEADER.size
+SEPARATE_BODY = 1 << 16  # a body this large is written after its frame, not copied behind it
 
 READY = "ready"
 SPARE_START = "start"  # front -> spare worker: ("start", environment) to become a worker of that environment
@@ -30,6 +32,12 @@ def encode(message: Any) -> bytes:
 def request_head(method: str, path: str, query: str, headers: list[tuple[str, str]], body_size: int) -> bytes:
     """The frame that precedes a request's body."""
     return encode((method, path, query, headers, body_size))
+
+
+def reply_parts(status: int, headers: list[tuple[str, str]], body: bytes, exec_ms: float | None) -> list[bytes]:
+    """What a worker writes for one reply: one buffer for a small one, the frame and the body apart otherwise."""
+    head = encode((status, headers, exec_ms, len(body)))
+    return [head + body] if len(body) < SEPARATE_BODY else [head, body]
 
 
 def decode(payload: bytes) -> Any:

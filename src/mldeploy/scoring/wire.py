@@ -5,6 +5,7 @@ import json
 import time
 from email.utils import formatdate
 from http import HTTPStatus
+from typing import Any
 
 from .outputs import Headers
 
@@ -41,17 +42,20 @@ class _DateHeader:
 date_header = _DateHeader()
 
 
-def answer_parts(status: int, headers: Headers, payload: bytes, keep_alive: bool, head: bool) -> list[bytes]:
+def answer_parts(
+    status: int, headers: Headers, payload: Any, keep_alive: bool, head: bool, length: int | None = None
+) -> list[bytes]:
     """What to write for one answer: one buffer for a small one, head and payload apart for a large one.
 
-    ``head``: the request was HEAD, so the payload's length is announced but the payload is not sent."""
+    ``head``: only the head is written (a HEAD request, or an answer whose body follows apart); ``length``:
+    the body's length when it is not ``payload``'s."""
     lines = "".join([f"{name}: {value}\r\n" for name, value in headers])
     top = b"".join(
         (
             STATUS_LINES.get(status) or _status_line(status),
             date_header(),
             lines.encode("latin-1"),
-            b"content-length: %d\r\n" % len(payload),
+            b"content-length: %d\r\n" % (len(payload) if length is None else length),
             b"\r\n" if keep_alive else b"connection: close\r\n\r\n",
         )
     )

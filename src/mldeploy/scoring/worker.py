@@ -28,6 +28,7 @@ STACK_DUMP_SIGNAL = signal.SIGUSR2
 PRELOAD_ENV = "MLDEPLOY_PRELOAD"
 FRONT_PID_ENV = "MLDEPLOY_FRONT_PID"
 DEBUG_ERRORS_ENV = "MLDEPLOY_DEBUG_ERRORS"
+MAX_RESPONSE_ENV = "MLDEPLOY_MAX_RESPONSE_BYTES"
 OWN_MODULES = {"mldeploy", "azureml", "azureml_inference_server_http", "entry_module", "__main__"}
 
 logger = logging.getLogger("mldeploy.worker")
@@ -133,17 +134,24 @@ def _start_script(entry_script: str, app_root: str, debug_errors: bool) -> tuple
     return (protocol.READY, info), script
 
 
-def _answer(script: ScoringScript, request: tuple[str, str, str, Headers, bytes]) -> bytes:
+def _answer(script: ScoringScript, request: tuple[str, str, str, Headers, bytes], max_bytes: int) -> list[bytes]:
     """The encoded reply to one request. Whatever goes wrong on the way (input handling, encoding) fails
     this request with a 500, never the worker: one request must not end a process that serves others."""
     try:
-        return protocol.encode(script.handle(*request))
+        status, headers, body, exec_ms = script.handle(*request)
     except Exception:
         logger.error("Encountered Exception: %s", traceback.format_exc())
-        return protocol.encode(error_reply(500, INTERNAL_ERROR_MESSAGE))
+        status, headers, body, exec_ms = error_reply(500, INTERNAL_ERROR_MESSAGE)
+    if max_bytes and len(body) > max_bytes:
+        message = (f"run() returned an answer of {len(body)} bytes, over the limit of {max_bytes} bytes "
+                   "(--max-response-mb): return less per request, or raise the limit.")  # fmt: skip
+        logger.error(message)
+        status, headers, body, exec_ms = error_reply(500, message, failed=True)
+    return protocol.reply_parts(status, headers, body, exec_ms)
 
 
 def _serve(channel: socket.socket, script: ScoringScript) -> None:
+    max_bytes = int(os.environ.get(MAX_RESPONSE_ENV) or 0)
     reader = channel.makefile("rb", buffering=1 << 16)
     header_size = protocol.HEADER_SIZE
     unpack = protocol.HEADER.unpack
@@ -157,7 +165,8 @@ def _serve(channel: socket.socket, script: ScoringScript) -> None:
         body = reader.read(body_size)
         if len(body) < body_size:
             return
-        channel.sendall(_answer(script, (method, path, query, headers, body)))
+        for part in _answer(script, (method, path, query, headers, body), max_bytes):
+            channel.sendall(part)
 
 
 def main() -> None:

@@ -1,5 +1,7 @@
 """Small parts of the front, checked on their own: request ids, the metrics' buckets, answers on the wire."""
 
+import subprocess
+import sys
 import uuid
 
 from mldeploy.scoring.metrics import ServerMetrics
@@ -42,3 +44,11 @@ def test_an_answer_carries_its_length_and_closes_only_when_asked() -> None:
     assert head.endswith(b"content-length: 10\r\n\r\n")
     top, payload = answer_parts(200, [], b"y" * 100_000, keep_alive=True, head=False)
     assert payload == b"y" * 100_000 and top.endswith(b"content-length: 100000\r\n\r\n")
+
+
+def test_the_scoring_server_process_loads_neither_the_registry_nor_the_web_stack() -> None:
+    """`mldeploy serve` runs the front in the CLI's process: what the CLI loads at start is the front's memory."""
+    heavy = ("sqlalchemy", "uvicorn", "starlette", "docker", "kubernetes", "matplotlib")
+    code = "import sys, mldeploy.cli, mldeploy.scoring.server; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert not [name for name in heavy if f"'{name}'" in loaded], loaded

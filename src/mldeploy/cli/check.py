@@ -17,7 +17,6 @@ import typer
 
 from ..scoring import protocol
 from ..scoring.config import ConfigError, ServerConfig, build_config
-from ..targets.base import fails_on_missing_model_folder
 from .deploy import CondaOption, PipOption
 from .env import build_with_progress
 from .env import load as load_environment
@@ -105,6 +104,8 @@ def _say_ready(script: str, outcome: Outcome) -> None:
 
 
 def _say_failed(script: str, outcome: Outcome, with_compat: Outcome | None, model_given: bool) -> None:
+    from ..targets.base import fails_on_missing_model_folder  # loads the registry's layer: not at CLI start
+
     report = outcome.payload
     out.print(f"fails: {script}", highlight=False, markup=False)
     for line in [*report.get("summary", []), *str(report.get("fix", "")).splitlines()]:

@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from ..errors import DockerUnavailable, StoreError
-from ..workspace.prune import DEFAULT_MIN_AGE_S, Pruner, Removal
+from ..workspace.removal import DEFAULT_MIN_AGE_S, Removal
 from .output import EXIT_FAILED, Format, OutputOption, fail, say, show
 from .state import workspace
 
@@ -48,6 +48,8 @@ def prune(
     output: OutputOption = Format.table,
 ) -> None:
     """Remove blobs no model uses, environments nothing uses, staging leftovers and deleted services' images."""
+    from ..workspace.prune import Pruner  # the registry's database layer: loaded for this command only
+
     store = workspace(ctx)._store
     try:
         removed = Pruner(store, dry_run, min_age).run()

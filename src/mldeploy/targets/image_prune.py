@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..workspace.prune import Removal
+from ..workspace.removal import Removal
 from ..workspace.services import ServiceRecord, claim, services_root
 from .container import container_name
 from .service_image import remove_service_images

@@ -14,7 +14,6 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select, text
@@ -24,19 +23,12 @@ from ..environments.build import COMPLETE
 from ..environments.spec import EnvironmentSpec
 from .blobs import DIGEST
 from .locking import write
+from .removal import DEFAULT_MIN_AGE_S, Removal
 from .schema import EnvironmentRow, ModelFileRow
 from .services import load_all
 from .workspace import WorkspaceStore
 
-DEFAULT_MIN_AGE_S = 3600.0  # files changed more recently than this may belong to a live registration or build
 SpecKey = tuple[str | None, tuple[str, ...]]  # what makes two built environments the same, as spec.json says
-
-
-@dataclass(frozen=True)
-class Removal:
-    kind: str  # blob, environment, staging, image
-    what: str  # a path, or an image tag
-    size: int  # bytes freed
 
 
 def _size(path: Path) -> int:

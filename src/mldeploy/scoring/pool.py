@@ -282,7 +282,9 @@ class WorkerPool:
                 await self._serve_until_exit(worker, generation, payload)
                 if not self._current(generation) or worker.recycled:
                     return  # recycled: the worker that took its place keeps the slot
-                crashes = 1 if time.monotonic() - worker.started > HEALTHY_LIFETIME_S else crashes + 1
+                # a worker that answered requests, or lived long, died of one request: no crash loop to slow down
+                healthy = worker.served > 0 or time.monotonic() - worker.started > HEALTHY_LIFETIME_S
+                crashes = 1 if healthy else crashes + 1
                 delay = 0.0 if worker.replaced or crashes <= 1 else min(0.25 * 2 ** (crashes - 2), MAX_BACKOFF_S)
                 self.metrics.worker_restarts.inc()
             else:

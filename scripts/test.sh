@@ -23,6 +23,8 @@ command -v initdb >/dev/null || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/
 command -v chromium >/dev/null || apt_install chromium
 # The Kubernetes image push is tested against a real registry (Debian's docker-registry), run on 127.0.0.1.
 command -v docker-registry >/dev/null || apt_install docker-registry
+# The soak test drives its load with wrk, as the benchmarks do.
+command -v wrk >/dev/null || apt_install wrk
 if [ "$(id -u)" -eq 0 ] && ! docker info >/dev/null 2>&1; then
     (dockerd --bridge=none --iptables=false >/tmp/mldeploy-dockerd.log 2>&1 &)
     for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done

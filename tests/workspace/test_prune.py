@@ -79,13 +79,19 @@ def test_blobs_changed_within_the_grace_period_stay(workspace: Workspace, tmp_pa
     assert not blob.exists()
 
 
-def test_an_old_orphan_stored_again_by_a_registration_counts_as_fresh(workspace: Workspace, tmp_path: Path) -> None:
-    (tmp_path / "model.bin").write_bytes(b"same content")
-    first = Model.register(workspace, tmp_path / "model.bin", "first")
-    blob = _blob(workspace, first, "model.bin")
-    first.delete()
+def _old_orphan(workspace: Workspace, tmp_path: Path, name: str) -> Path:
+    """The blob of a one-file model registered as ``name``, deleted, and last changed two hours ago."""
+    (tmp_path / f"{name}.bin").write_bytes(name.encode())
+    model = Model.register(workspace, tmp_path / f"{name}.bin", name)
+    blob = _blob(workspace, model, f"{name}.bin")
+    model.delete()
     _age(blob)
-    workspace._store.blobs.put(tmp_path / "model.bin")  # a registration of the same content, its row not yet written
+    return blob
+
+
+def test_an_old_orphan_stored_again_by_a_registration_counts_as_fresh(workspace: Workspace, tmp_path: Path) -> None:
+    blob = _old_orphan(workspace, tmp_path, "first")
+    workspace._store.blobs.put(tmp_path / "first.bin")  # a registration of the same content, its row not yet written
     assert _prune(workspace.path) == []
     assert blob.exists()
 
@@ -165,11 +171,7 @@ def _assert_every_file_kept(workspace: Workspace, registrations: list[subprocess
 @pytest.mark.slow
 def test_registrations_running_during_prunes_keep_every_file(workspace: Workspace, tmp_path: Path) -> None:
     """Old orphans go; every file a registration records while prunes run again and again is still there."""
-    (tmp_path / "orphan.bin").write_bytes(b"orphan")
-    orphan = Model.register(workspace, tmp_path / "orphan.bin", "orphan")
-    orphan_blob = _blob(workspace, orphan, "orphan.bin")
-    orphan.delete()
-    _age(orphan_blob)
+    orphan_blob = _old_orphan(workspace, tmp_path, "orphan")
     home = workspace.path
     registrations = [
         _register(home, _model_folder(tmp_path, index), f"model-{index}") for index in range(REGISTRATIONS)

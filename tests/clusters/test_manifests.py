@@ -120,3 +120,13 @@ def test_pods_run_as_the_image_user_without_privileges_and_have_time_to_finish_r
     }  # fmt: skip
     server = ServerConfig(**yaml.safe_load(objects["Secret"]["stringData"]["server.json"]))
     assert server.shutdown_grace_s >= 90 and pod["terminationGracePeriodSeconds"] > server.shutdown_grace_s
+
+
+def test_worker_recycling_and_the_answer_cap_reach_the_pods_server_config() -> None:
+    objects = _objects(memory_gb=1, max_requests_per_worker=1000, max_worker_rss_mb=700, max_response_mb=2)
+    server = ServerConfig(**yaml.safe_load(objects["Secret"]["stringData"]["server.json"]))
+    assert (server.max_requests_per_worker, server.max_worker_rss_mb, server.max_response_bytes) == (
+        1000, 700, 2 * 2**20,
+    )  # fmt: skip
+    off = ServerConfig(**yaml.safe_load(_objects()["Secret"]["stringData"]["server.json"]))
+    assert (off.max_requests_per_worker, off.max_worker_rss_mb, off.max_response_bytes) == (0, 0, 0)

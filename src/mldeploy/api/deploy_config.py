@@ -1,12 +1,13 @@
 """Deployment configurations, as the v1 ``deploy_configuration`` functions make them: dicts of settings whose
 type picks the target (local processes or a Docker container)."""
 
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.console import Console
 
 from ..errors import WebserviceException
 from ..targets.container import DEFAULT_CPU_CORES, DEFAULT_MEMORY_GB
+from ..targets.server_limits import LimitError, check_limits
 
 # v1 ACI arguments that only mean something on Azure: accepted so v1 code runs unchanged, and ignored.
 AZURE_ONLY = frozenset({
@@ -15,6 +16,7 @@ AZURE_ONLY = frozenset({
     "cmk_key_version", "vnet_name", "subnet_name",
 })  # fmt: skip
 console = Console(stderr=True, soft_wrap=True)
+Settings = TypeVar("Settings", bound=dict[str, Any])
 
 
 def _ignore_azure_only(function: str, given: dict[str, Any], azure_only: frozenset[str]) -> None:
@@ -29,8 +31,27 @@ def _ignore_azure_only(function: str, given: dict[str, Any], azure_only: frozens
         console.print(f"Ignored (Azure only, no meaning here): {', '.join(sorted(given))}")
 
 
+def _with_limits(
+    config: Settings, max_requests_per_worker: int, max_worker_rss_mb: int, max_response_mb: float
+) -> Settings:
+    """``config`` with mldeploy's worker recycling and answer cap (those of `mldeploy serve`), checked: a value
+    that cannot work is refused, an RSS limit the workers together may pass before the container's is warned of."""
+    config.update(
+        max_requests_per_worker=max_requests_per_worker,
+        max_worker_rss_mb=max_worker_rss_mb,
+        max_response_mb=max_response_mb,
+    )
+    try:
+        advice = check_limits(config)
+    except LimitError as error:
+        raise WebserviceException(str(error)) from None
+    if advice:
+        console.print(advice, highlight=False, markup=False)
+    return config
+
+
 class LocalServiceDeploymentConfiguration(dict):  # type: ignore[type-arg]
-    """Settings of a local deployment (port, workers, debug_errors, legacy_compat)."""
+    """Settings of a local deployment (port, workers, debug_errors, legacy_compat, worker recycling)."""
 
     target = "local"
 
@@ -42,11 +63,22 @@ class AciServiceDeploymentConfiguration(dict):  # type: ignore[type-arg]
 
 
 def local_configuration(
-    port: int | None, workers: int, debug_errors: bool, legacy_compat: bool = False
+    port: int | None = None,
+    workers: int = 1,
+    debug_errors: bool = False,
+    legacy_compat: bool = False,
+    max_requests_per_worker: int = 0,
+    max_worker_rss_mb: int = 0,
+    max_response_mb: float = 0,
 ) -> LocalServiceDeploymentConfiguration:
-    return LocalServiceDeploymentConfiguration(
+    """The v1 arguments; mldeploy adds ``legacy_compat`` (shims for old scripts and models) and, as
+    `mldeploy serve` has them (0: off), ``max_requests_per_worker`` (replace a worker after that many requests),
+    ``max_worker_rss_mb`` (replace one whose resident memory passes that many MiB; a new one starts first, so
+    no request fails) and ``max_response_mb`` (a larger answer of run() is a 500 that says so)."""
+    config = LocalServiceDeploymentConfiguration(
         port=port, workers=workers, debug_errors=debug_errors, legacy_compat=legacy_compat
     )
+    return _with_limits(config, max_requests_per_worker, max_worker_rss_mb, max_response_mb)
 
 
 def aci_configuration(
@@ -62,10 +94,17 @@ def aci_configuration(
     debug_errors: bool = False,
     debug: bool = False,
     legacy_compat: bool = False,
+    max_requests_per_worker: int = 0,
+    max_worker_rss_mb: int = 0,
+    max_response_mb: float = 0,
     **azure_only: Any,
 ) -> AciServiceDeploymentConfiguration:
+    """The v1 arguments and defaults (Azure-only ones accepted and ignored); mldeploy adds ``workers``,
+    ``debug_errors``, ``debug`` (wait for VS Code), ``legacy_compat`` and, as `mldeploy serve` has them (0: off),
+    ``max_requests_per_worker``, ``max_worker_rss_mb`` (below ``memory_gb``: the kernel would kill the worker
+    first) and ``max_response_mb``."""
     _ignore_azure_only("AciWebservice.deploy_configuration", azure_only, AZURE_ONLY)
-    return AciServiceDeploymentConfiguration(
+    config = AciServiceDeploymentConfiguration(
         cpu_cores=DEFAULT_CPU_CORES if cpu_cores is None else cpu_cores,
         memory_gb=DEFAULT_MEMORY_GB if memory_gb is None else memory_gb,
         tags=dict(tags or {}),
@@ -79,6 +118,7 @@ def aci_configuration(
         debug=debug,
         legacy_compat=legacy_compat,  # mldeploy's: serve old scripts unchanged (docs/troubleshooting/legacy.md)
     )
+    return _with_limits(config, max_requests_per_worker, max_worker_rss_mb, max_response_mb)
 
 
 class AksServiceDeploymentConfiguration(dict):  # type: ignore[type-arg]
@@ -128,11 +168,17 @@ def aks_configuration(
     keda_prometheus_url: str | None = None,
     keda_query: str | None = None,
     legacy_compat: bool = False,
+    max_requests_per_worker: int = 0,
+    max_worker_rss_mb: int = 0,
+    max_response_mb: float = 0,
     **azure_only: Any,
 ) -> AksServiceDeploymentConfiguration:
     """The v1 arguments and defaults; autoscaling is on unless ``num_replicas`` is given. mldeploy adds
     ``context`` (kubeconfig), ``registry`` (push the image there), ``keda_prometheus_url`` (scale on
-    concurrency, as v1 did, with KEDA) and ``legacy_compat`` (shims for old scripts and models)."""
+    concurrency, as v1 did, with KEDA), ``legacy_compat`` (shims for old scripts and models) and, as
+    `mldeploy serve` has them (0: off), ``max_requests_per_worker`` (replace a worker after that many requests),
+    ``max_worker_rss_mb`` (replace one whose resident memory passes that many MiB, a new one first; below
+    ``memory_gb_limit``: the kernel would kill it first) and ``max_response_mb`` (cap run()'s answers)."""
     _ignore_azure_only("AksWebservice.deploy_configuration", azure_only, AKS_AZURE_ONLY)
     if auth_enabled and token_auth_enabled:
         raise WebserviceException("Key and token auth cannot both be on: set auth_enabled or token_auth_enabled.")
@@ -140,7 +186,7 @@ def aks_configuration(
         console.print(TOKEN_AUTH_NOTICE)
     cpu = DEFAULT_CPU_CORES if cpu_cores is None else cpu_cores
     memory = DEFAULT_MEMORY_GB if memory_gb is None else memory_gb
-    return AksServiceDeploymentConfiguration(
+    config = AksServiceDeploymentConfiguration(
         autoscale_enabled=num_replicas is None if autoscale_enabled is None else autoscale_enabled,
         autoscale_min_replicas=autoscale_min_replicas or 1,
         autoscale_max_replicas=autoscale_max_replicas or 10,
@@ -174,3 +220,4 @@ def aks_configuration(
         keda_query=keda_query,  # the in-flight query, when your Prometheus labels pods differently
         legacy_compat=legacy_compat,  # serve old scripts unchanged (docs/troubleshooting/legacy.md)
     )
+    return _with_limits(config, max_requests_per_worker, max_worker_rss_mb, max_response_mb)

@@ -66,6 +66,24 @@ LegacyOption = Annotated[
 AuthOption = Annotated[
     bool | None, typer.Option("--auth/--no-auth", help="Require a key (docker: off, kubernetes: on by default).")
 ]
+RequestsPerWorkerOption = Annotated[
+    int | None,
+    typer.Option(
+        help="Replace a worker after it answered this many requests (a new one starts first: no request fails); "
+        "0: never (the default)."
+    ),
+]
+WorkerRssOption = Annotated[
+    int | None,
+    typer.Option(
+        help="Replace a worker whose resident memory passes this many MiB (a new one starts first), so a run() "
+        "that leaks does not grow forever; below the container's --memory; 0: never (the default)."
+    ),
+]
+ResponseOption = Annotated[
+    float | None,
+    typer.Option(help="Largest answer of run() in MB; a larger one is answered 500 saying so; 0: no limit."),
+]
 
 
 CONTAINER_FLAGS = ("--cpu", "--memory", "--auth/--no-auth")
@@ -112,6 +130,14 @@ class Settings:
         return dict(given.values())
 
 
+def limits_given(max_requests_per_worker: int | None, max_worker_rss_mb: int | None,
+                 max_response_mb: float | None) -> dict[str, Any]:  # fmt: skip
+    """The worker recycling and answer cap flags given (the same on every target), as deployment settings."""
+    given = {"max_requests_per_worker": max_requests_per_worker, "max_worker_rss_mb": max_worker_rss_mb,
+             "max_response_mb": max_response_mb}  # fmt: skip
+    return {setting: value for setting, value in given.items() if value is not None}
+
+
 def _percent(utilization: float | None) -> int | None:
     """0.7 or 70 → 70 (v1's autoscale_target_utilization is a whole percentage)."""
     return None if utilization is None else round(utilization * 100 if utilization <= 1 else utilization)
@@ -143,20 +169,26 @@ def inference_config(service: str, entry_script: str | None, source_dir: str | N
 
 
 def _deployment_config(target: Target, port: int | None, workers: int | None, settings: Settings, debug: bool,
-                       cluster: dict[str, Any], legacy_compat: bool = False):  # type: ignore[no-untyped-def]  # fmt: skip
-    from ..api.webservice import AciWebservice, AksWebservice, LocalWebservice
+                       cluster: dict[str, Any], legacy_compat: bool, limits: dict[str, Any]):  # type: ignore[no-untyped-def]  # fmt: skip
+    """The deployment configuration of the flags given; one that cannot work (a recycling limit the container's
+    memory would never let a worker reach) exits 2 with the fix."""
+    from ..api.deploy_config import local_configuration
+    from ..api.webservice import AciWebservice, AksWebservice, WebserviceException
 
-    given = settings.given(target.value)
+    given = settings.given(target.value) | limits
     if target is not Target.docker and debug:
         fail("--debug applies to --target docker.")
-    if target is Target.local:
-        return LocalWebservice.deploy_configuration(port=port, workers=workers or 1, legacy_compat=legacy_compat)
-    if target is Target.docker:
-        return AciWebservice.deploy_configuration(port=port, workers=workers or 1, debug=debug,
-                                                  legacy_compat=legacy_compat, **given)  # fmt: skip
-    if workers is not None or port is not None:
+    if target is Target.kubernetes and (workers is not None or port is not None):
         fail("--workers and --port apply to --target local and --target docker.")
-    return AksWebservice.deploy_configuration(**given, **cluster, legacy_compat=legacy_compat)
+    try:
+        if target is Target.local:
+            return local_configuration(port=port, workers=workers or 1, legacy_compat=legacy_compat, **given)
+        if target is Target.docker:
+            return AciWebservice.deploy_configuration(port=port, workers=workers or 1, debug=debug,
+                                                      legacy_compat=legacy_compat, **given)  # fmt: skip
+        return AksWebservice.deploy_configuration(**given, **cluster, legacy_compat=legacy_compat)
+    except WebserviceException as error:
+        fail(str(error))
 
 
 def check_service_name(name: str) -> None:
@@ -215,6 +247,9 @@ def deploy(
     max_replicas: MaxReplicasOption = None,
     target_utilization: UtilizationOption = None,
     auth: AuthOption = None,
+    max_requests_per_worker: RequestsPerWorkerOption = None,
+    max_worker_rss_mb: WorkerRssOption = None,
+    max_response_mb: ResponseOption = None,
     debug: Annotated[
         bool, typer.Option("--debug", help="Docker: wait for VS Code (debugpy on 127.0.0.1:5678) before init().")
     ] = False,
@@ -238,7 +273,8 @@ def deploy(
     settings = Settings(cpu, memory, gpu, replicas, min_replicas, max_replicas, target_utilization, auth)
     deployment = _deployment_config(target, port, workers, settings, debug,
                                     {"context": context, "namespace": namespace, "registry": registry},
-                                    legacy_compat)  # fmt: skip
+                                    legacy_compat, limits_given(max_requests_per_worker, max_worker_rss_mb,
+                                                                max_response_mb))  # fmt: skip
     if export is None and not overwrite:
         _refuse_taken(ctx, name)
         _admit(target, deployment, port)

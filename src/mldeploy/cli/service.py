@@ -5,7 +5,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -22,12 +22,16 @@ from .deploy import (
     ModelsOption,
     PipOption,
     ReplicasOption,
+    RequestsPerWorkerOption,
+    ResponseOption,
     Settings,
     SourceOption,
     UtilizationOption,
+    WorkerRssOption,
     WorkersOption,
     check_service_name,
     inference_config,
+    limits_given,
 )
 from .model import registered
 from .output import EXIT_FAILED, EXIT_NOT_FOUND, Format, OutputOption, err, fail, out, say, show
@@ -161,8 +165,14 @@ def reload(ctx: typer.Context, name: NameArgument) -> None:
     out.print(f"{name}: reloaded")
 
 
-def _update_settings(name: str, kind: str, workers: int | None, settings: Settings) -> dict[str, object] | None:
-    given = settings.given(kind, name)
+def _update_settings(
+    ctx: typer.Context, name: str, kind: str, workers: int | None, settings: Settings, limits: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The settings to change; exit 2 when the service's settings with them could not work."""
+    from ..targets.server_limits import LimitError, check_limits
+    from ..workspace.services import load
+
+    given = settings.given(kind, name) | limits
     if workers is not None:
         if kind == "kubernetes":
             fail(f"--workers does not apply to {name}, a kubernetes service: set --replicas or --max-replicas.")
@@ -170,6 +180,12 @@ def _update_settings(name: str, kind: str, workers: int | None, settings: Settin
     if kind == "kubernetes":  # the limits follow the requests, as when deployed; fixed replicas stop autoscaling
         given.update({f"{key}_limit": given[key] for key in ("cpu_cores", "memory_gb") if key in given})
         given.update({"autoscale_enabled": False} if "num_replicas" in given else {})
+    try:
+        advice = check_limits(load(workspace(ctx).path, name).deployment_config | given)
+    except LimitError as error:
+        fail(str(error))
+    if advice:
+        say(advice)
     return given or None
 
 
@@ -191,13 +207,17 @@ def update(
     max_replicas: MaxReplicasOption = None,
     target_utilization: UtilizationOption = None,
     auth: AuthOption = None,
+    max_requests_per_worker: RequestsPerWorkerOption = None,
+    max_worker_rss_mb: WorkerRssOption = None,
+    max_response_mb: ResponseOption = None,
 ) -> None:
-    """Swap models, code, environment or settings (workers, CPU, memory, auth, replicas); requests keep being
-    served during the swap (a container is replaced)."""
+    """Swap models, code, environment or settings (workers, CPU, memory, auth, replicas, worker recycling);
+    requests keep being served during the swap (a container is replaced). What is not given is kept."""
     service = _service(ctx, name)
     kind = KINDS[service.compute_type]
     settings = Settings(cpu, memory, gpu, replicas, min_replicas, max_replicas, target_utilization, auth)
-    changes = _update_settings(name, kind, workers, settings)
+    limits = limits_given(max_requests_per_worker, max_worker_rss_mb, max_response_mb)
+    changes = _update_settings(ctx, name, kind, workers, settings, limits)
     config = None
     if entry_script or source_dir or conda_file or pip_requirements:
         if entry_script is None:

@@ -16,6 +16,7 @@ from ..scoring.config import ServerConfig
 from ..workspace.private import private_folder, write_private
 from .container_policy import CONTAINER_SECURITY, pod_security
 from .package import CONTAINER_PORT
+from .server_limits import scoring_limits
 
 MANAGED_BY = "mldeploy"
 SERVICE_LABEL = "mldeploy.io/service"
@@ -62,7 +63,8 @@ def _probe(settings: dict[str, Any], initial_delay_s: int) -> dict[str, Any]:
 
 
 def server_config(image_config: ServerConfig, settings: dict[str, Any], keys: list[str]) -> ServerConfig:
-    """The server's settings in a pod: the image's, with the deployment's timeout, concurrency and keys."""
+    """The server's settings in a pod: the image's, with the deployment's timeout, concurrency, keys, worker
+    recycling and answer cap."""
     return dataclasses.replace(
         image_config,
         host="0.0.0.0",
@@ -72,6 +74,7 @@ def server_config(image_config: ServerConfig, settings: dict[str, Any], keys: li
         max_request_wait_ms=settings["max_request_wait_time"],
         auth_keys=tuple(keys),
         legacy_compat=bool(settings.get("legacy_compat", False)),
+        **scoring_limits(settings),
     )
 
 

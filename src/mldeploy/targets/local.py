@@ -20,6 +20,7 @@ from ..workspace.blobs import BlobStore
 from ..workspace.services import ServiceRecord
 from . import app_folder, base
 from .base import DeploymentError, Plan, Progress, ServiceState, failure_message, healthy, post_direct
+from .server_limits import scoring_limits
 
 SERVER = b"mldeploy.scoring"
 WATCHER = b"mldeploy.targets.watcher"
@@ -183,6 +184,7 @@ class LocalTarget:
 
     def prepare(self, blobs: BlobStore, record: ServiceRecord, plan: Plan, progress: Progress) -> ServerConfig:
         """Build the environment (a virtual environment) and lay out the app folder of ``record.revision``."""
+        limits = scoring_limits(plan.settings)
         if plan.build_environment is not None:
             environment = plan.build_environment(progress)
             record.python = str(python_of(environment)) if environment else None
@@ -199,6 +201,7 @@ class LocalTarget:
             workers=int(plan.settings.get("workers") or 1),
             debug_errors=bool(plan.settings.get("debug_errors", False)),
             legacy_compat=bool(plan.settings.get("legacy_compat", False)),
+            **limits,
             python=record.python,
             status_file=str(record.status_file),
             spare_worker=True,

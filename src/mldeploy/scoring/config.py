@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import socket
 from dataclasses import dataclass, field
 
 from .debugger import DEBUG_ADDRESS_ENV, DEBUG_WAIT_ENV
@@ -72,6 +73,9 @@ class ServerConfig:
     max_worker_rss_mb: int = 0  # a worker whose resident memory passes this is replaced the same way; 0: never
     max_response_bytes: int = 0  # a larger answer of run() is replaced by a 500 saying so; 0: no limit
     legacy_compat: bool = False  # the workers install the legacy shims (docs/troubleshooting/legacy.md)
+    # share the port with the next server of the same service (SO_REUSEPORT; scoring/reuseport.py): written
+    # by the Docker target only, so that unrelated servers never share a port; no command-line flag
+    reuse_port: bool = False
 
     @property
     def shutdown_grace_s(self) -> float:
@@ -98,6 +102,7 @@ class ServerConfig:
         config = cls(**data)
         if config.require_auth and not config.auth_keys:
             raise ConfigError(MISSING_KEY)
+        _check_reuse_port(config, path)
         return config
 
     def worker_environment(self) -> dict[str, str]:
@@ -206,6 +211,15 @@ def build_config(
     )
     _check(config)
     return config
+
+
+def _check_reuse_port(config: ServerConfig, path: str) -> None:
+    if not isinstance(config.reuse_port, bool):
+        raise ConfigError(f"reuse_port in {path} is {config.reuse_port!r}; set it to true or false.")
+    if config.reuse_port and not hasattr(socket, "SO_REUSEPORT"):
+        raise ConfigError(
+            f"reuse_port is set in {path}, and this system has no SO_REUSEPORT (Linux has it): set it to false."
+        )
 
 
 def _check(config: ServerConfig) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import __version__
+from . import reuseport
 from .access_log import AccessLog
 from .app import ScoringApp
 from .bodies import BodyBudget
@@ -104,10 +105,36 @@ def _front_only_change(serving: ServerConfig, new: ServerConfig) -> bool:
     return dataclasses.replace(new, **{name: getattr(serving, name) for name in FRONT_ONLY_SETTINGS}) == serving
 
 
+def _take_over_when_ready(
+    server: HttpServer, pool: WorkerPool, config: ServerConfig, write_status: Callable[..., None]
+) -> list[asyncio.Task[None]]:
+    """Another server serves the shared port (this one replaces it): listen only once the workers are ready,
+    then take every new connection (``reuseport``), then report ready; the other server is stopped after."""
+    logger.info("Port %d is served by another server: listening here once the workers are ready", config.port)
+    taking: list[asyncio.Task[None]] = []
+
+    async def take_over(generation: int) -> None:
+        await server.start()
+        try:
+            index = server.steer_here(config.host, config.port)
+            logger.info("Listening; every new connection comes here now (index %d of the port's group)", index)
+        except OSError as error:
+            logger.warning("Listening; new connections are shared with the other server until it stops (%s)", error)
+        write_status("ready", generation)
+
+    def ready(generation: int) -> None:
+        pool.on_ready = lambda later: write_status("ready", later)
+        taking.append(asyncio.get_running_loop().create_task(take_over(generation)))
+
+    pool.on_ready = ready
+    return taking
+
+
 async def serve(config: ServerConfig, config_path: str | None = None) -> int:
     """Serve until interrupted (exit 0) or until the script cannot start (exit 3). SIGHUP reloads."""
     _setup_logging()
-    listener = bind(config.host, config.port)
+    listener = bind(config.host, config.port, shared=config.reuse_port)
+    taking_over = config.reuse_port and reuseport.listeners(config.host, config.port) > 0
     metrics = ServerMetrics()
     pool = WorkerPool(config, metrics)
     write_status = _status_writer(config.status_file)
@@ -116,7 +143,9 @@ async def serve(config: ServerConfig, config_path: str | None = None) -> int:
     access_log = AccessLog()
     limits = ConnectionLimits(fit_file_limit(config.max_connections), config.max_header_bytes, config.read_timeout_s)
     app = ScoringApp(pool, metrics, access_log)
-    server = HttpServer(Front(app, limits, config.max_body_bytes, BodyBudget(config.max_buffered_bytes)), listener)
+    front = Front(app, limits, config.max_body_bytes, BodyBudget(config.max_buffered_bytes))
+    server = HttpServer(front, listener, shared=config.reuse_port)
+    taking = _take_over_when_ready(server, pool, config, write_status) if taking_over else []
     _banner(config)
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGHUP, _reload, pool, config_path)
@@ -125,13 +154,16 @@ async def serve(config: ServerConfig, config_path: str | None = None) -> int:
         loop.add_signal_handler(stop_signal, stopped.set)
     pool.start()
     flusher = asyncio.create_task(_flush_periodically(access_log))
-    await server.start()
+    if not taking_over:
+        await server.start()
     await asyncio.wait([asyncio.ensure_future(stopped.wait()), pool.failure], return_when=asyncio.FIRST_COMPLETED)
     exit_code = 0
     if pool.failure.done():
         _report_failure(pool.failure.result())
         write_status("failed", 1, pool.failure.result())
         exit_code = EXIT_INIT_FAILED
+    for task in taking:
+        task.cancel()
     await server.stop(0.0 if exit_code else config.shutdown_grace_s)
     await pool.stop()
     listener.close()

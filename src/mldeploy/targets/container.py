@@ -1,15 +1,16 @@
 """The Docker target (the ACI equivalent): the deployment image run as one container with ``--network host``
 on 127.0.0.1, CPU and memory limits, and Docker's restart policy (a growing delay before each restart).
 
-The service's folder is mounted into the container: the server reads its config there (so SIGHUP reloads
-new keys) and writes its status there (so init() failures come back with file, line and fix). The server runs
-as the image's user or the host's, never root (container_policy). A container
+A folder of the container's own in the service's is mounted into it (service_containers): the server reads its
+config there (so SIGHUP reloads new keys) and writes its status there (so init() failures come back with file,
+line and fix). The server runs as the image's user or the host's, never root (container_policy). A container
 that fails init() again and again is a CrashLoopBackOff; one whose worker the kernel kills for memory is
-told how much memory to ask for, measured.
+told how much memory to ask for, measured. An update starts the new container beside the serving one, on the
+same port, and stops the old one once the new one serves: no request fails (scoring/reuseport.py).
 """
 
 import dataclasses
-import hashlib
+import shutil
 import time
 from typing import Any
 
@@ -17,8 +18,9 @@ from ..diagnose.containers import BOOT_LINE
 from ..scoring.config import ServerConfig
 from ..wording import phrase
 from ..workspace.blobs import BlobStore
-from ..workspace.services import ServiceRecord
+from ..workspace.services import ServiceRecord, load
 from . import app_folder
+from . import service_containers as containers
 from .base import (
     DeploymentError,
     Plan,
@@ -29,36 +31,24 @@ from .base import (
     not_running,
     post_direct,
 )
-from .capacity import GIB, SERVICE_LABEL, check_request, host_capacity
-from .container_policy import DOCKER_HARDENING, docker_user, hand_over, stop_timeout_s
+from .capacity import GIB, check_request, host_capacity
 from .docker_engine import connect
 from .image_build import build_deployment_image
 from .keys import keys_for
 from .local import check_port
 from .memory_probe import measure_peak, memory_to_ask
+from .service_containers import COMMAND, MOUNT, container_name, limits
+from .service_containers import DEFAULT_CPU_CORES as DEFAULT_CPU_CORES
+from .service_containers import DEFAULT_MEMORY_GB as DEFAULT_MEMORY_GB
 from .service_image import build_service_image, remove_service_images
 
-MOUNT = "/var/mldeploy/service"
-COMMAND = ["/opt/mldeploy/env/bin/python", "-m", "mldeploy.scoring", f"{MOUNT}/server.json"]
-WORKSPACE_LABEL = "mldeploy.workspace"
-DEFAULT_CPU_CORES = 0.1
-DEFAULT_MEMORY_GB = 0.5
 CRASH_LOOP_RESTARTS = 2
 DEBUG_PORT = 5678
 DEBUG_REQUIREMENTS = ("debugpy>=1.8",)
 DEBUG_SCORING_TIMEOUT_MS = 24 * 3600 * 1000  # paused at a breakpoint is not a stuck run()
 POLL_S = 0.2
 FIRST_UNPRIVILEGED_PORT = 1024
-
-
-def container_name(record: ServiceRecord) -> str:
-    """Unique on this host: the service's name and its workspace folder."""
-    return f"mldeploy-{record.name}-{hashlib.sha256(str(record.path).encode()).hexdigest()[:8]}"
-
-
-def limits(settings: dict[str, Any]) -> tuple[float, float]:
-    """(cpu_cores, memory_gb) with the v1 defaults."""
-    return float(settings.get("cpu_cores") or DEFAULT_CPU_CORES), float(settings.get("memory_gb") or DEFAULT_MEMORY_GB)
+HANDOVER_TIMEOUT_S = 600  # for the successor's init(), as long as a deployment's wait
 
 
 class DockerTarget:
@@ -72,12 +62,7 @@ class DockerTarget:
         return self._client
 
     def _container(self, record: ServiceRecord) -> Any:
-        from docker.errors import NotFound
-
-        try:
-            return self.client.containers.get(container_name(record))
-        except NotFound:
-            return None
+        return containers.serving(self.client, record)
 
     def admit(self, settings: dict[str, Any], port: int, current: ServiceRecord | None) -> None:
         cpu_cores, memory_gb = limits(settings)
@@ -94,9 +79,8 @@ class DockerTarget:
         """Build the deployment image of ``record.revision`` (cached layers: environment, runtime, models, code)."""
         settings = plan.settings
         debug = bool(settings.get("debug"))
-        repository = f"mldeploy/{container_name(record)}"
         extra = DEBUG_REQUIREMENTS if debug else ()
-        image_config = build_service_image(self.client, blobs, record, plan, progress, repository, extra)
+        image_config = build_service_image(self.client, blobs, record, plan, progress, _repository(record), extra)
         record.keys = keys_for(settings, record.keys)
         return dataclasses.replace(
             image_config,
@@ -110,38 +94,69 @@ class DockerTarget:
             status_file=f"{MOUNT}/status.json",
             debug_port=DEBUG_PORT if debug else None,
             scoring_timeout_ms=DEBUG_SCORING_TIMEOUT_MS if debug else image_config.scoring_timeout_ms,
+            reuse_port=True,  # the next revision's container shares the port while it takes over
         )
 
     def start(self, record: ServiceRecord, config: ServerConfig) -> None:
-        """(Re)create the service's container from ``record.image``."""
-        record.write_config(config)
-        record.status_file.unlink(missing_ok=True)
-        previous = self._remove(record)
-        cpu_cores, memory_gb = limits(record.deployment_config)
-        memory = int(memory_gb * GIB)
-        host = self.client.api.create_host_config(
-            network_mode="host", nano_cpus=int(cpu_cores * 1e9), mem_limit=memory, memswap_limit=memory,
-            restart_policy={"Name": "on-failure"}, binds={str(record.path): {"bind": MOUNT, "mode": "rw"}},
-            **DOCKER_HARDENING,
-        )  # fmt: skip
-        created = self.client.api.create_container(  # the client's containers.run() cannot set a stop timeout
-            record.image, COMMAND, name=container_name(record), host_config=host,
-            user=docker_user(record.path, record.config_file), stop_timeout=stop_timeout_s(config),
-            labels={SERVICE_LABEL: record.name, WORKSPACE_LABEL: str(record.path)},
-        )  # fmt: skip
-        self.client.api.start(created["Id"])
+        """(Re)create the service's container from ``record.image``; every container of the service goes first."""
+        config = dataclasses.replace(config, reuse_port=True)  # made by a version without handovers: from now on
+        containers.write_config(record, config)
+        previous = containers.remove_others(self.client, record, keep=None)
+        containers.point_status(record, containers.run(self.client, record, config, successor=False))
         record.started = time.time()
         record.save()
-        remove_service_images(self.client, [f"mldeploy/{container_name(record)}"], record.image, previous)
+        self._remove_images(record, previous)
 
     def running(self, record: ServiceRecord) -> bool:
         container = self._container(record)
         return container is not None and container.status in ("running", "restarting")
 
     def apply(self, record: ServiceRecord, config: ServerConfig) -> int:
-        """A new container from the new image (the old one stops first: both would need the same port)."""
-        self.start(record, config)
+        """Serve the new revision. Its container starts beside the serving one and takes the port over once
+        ready, then the old one answers what it has and stops: no request fails (docs/docker-deployments.md).
+        The container is replaced instead (a gap of init()'s time) when the serving one cannot hand over (not
+        healthy, made before handovers, a debugger on either side) or the host has no room for both."""
+        config = dataclasses.replace(config, reuse_port=True)
+        stored = load(record.path.parents[1], record.name)
+        old = self._container(record)
+        if not self._can_hand_over(record, stored, old, config):
+            self.start(record, config)
+            return 0
+        containers.remove_others(self.client, record, keep=old)
+        started = time.time()
+        successor = containers.run(self.client, record, config, successor=True)
+        try:
+            self._await(record, successor.id, HANDOVER_TIMEOUT_S, lambda step: None)
+        except BaseException as error:
+            self._abandon(record, stored, successor)
+            if isinstance(error, DeploymentError):
+                raise DeploymentError(
+                    f"The update of {record.name!r} failed; revision {record.revision} keeps serving.\n{error}"
+                ) from None
+            raise
+        containers.promote(record, old, successor)
+        containers.write_config(record, config)
+        record.started = started
+        record.save()
+        self._remove_images(record, [containers.remove(record, old)])
         return 0
+
+    def _can_hand_over(self, record: ServiceRecord, stored: ServiceRecord, old: Any, config: ServerConfig) -> bool:
+        if old is None or containers.TAG_LABEL not in old.labels or old.status != "running":
+            return False
+        if config.debug_port is not None or stored.deployment_config.get("debug") or not healthy(record.port):
+            return False
+        cpu_cores, memory_gb = limits(record.deployment_config)
+        room = host_capacity(self.client)  # the serving container included: both hold their limits a moment
+        return cpu_cores <= room.free_cpus and memory_gb <= room.free_memory_gb
+
+    def _abandon(self, record: ServiceRecord, stored: ServiceRecord, successor: Any) -> None:
+        """A successor that did not become ready: remove it, its image and its build context; the service is
+        as stored."""
+        containers.discard(record, successor)
+        remove_service_images(self.client, [_repository(record)], stored.image)
+        shutil.rmtree(record.app_root, ignore_errors=True)
+        vars(record).update(vars(stored))
 
     def reload(self, record: ServiceRecord) -> int:
         """Copy the edited code into the build context, rebuild (only the code layer changes), restart."""
@@ -177,28 +192,32 @@ class DockerTarget:
     def wait(self, record: ServiceRecord, timeout_s: float, progress: Progress, generation: int = 0) -> None:
         """Until the server (generation > ``generation``) is ready; DeploymentError with the cause as soon as
         the container crash-loops or stops, without waiting for the timeout."""
+        container = self._container(record)
+        if container is None:
+            raise _gone(record)
+        self._await(record, container.id, timeout_s, progress, generation)
+
+    def _await(
+        self, record: ServiceRecord, container_id: str, timeout_s: float, progress: Progress, generation: int = 0
+    ) -> None:
         started = time.monotonic()
         while time.monotonic() - started < timeout_s:
-            container = self._container(record)
+            container = containers.refresh(self.client, container_id)
             if container is None:
-                again = phrase(api="service.start()", cli=f"mldeploy service start {record.name}")
-                raise DeploymentError(
-                    f"The container of {record.name!r} is gone; start it again (from its image): {again}."
-                )
-            status = record.status()
+                raise _gone(record)
+            status = containers.status(record, container)
             fresh = status is not None and status["generation"] > generation
             if fresh and status["state"] == "ready" and healthy(record.port):
                 return
             restarts = int(container.attrs["RestartCount"])
             report = status.get("report") if status else None
             if generation > 0 and fresh and status["state"] == "failed":
-                raise DeploymentError(
-                    failure_message(record, report, self.logs(record, 30), f"Reloading {record.name!r} failed.")
-                )
+                log = _logs(container, 30)
+                raise DeploymentError(failure_message(record, report, log, f"Reloading {record.name!r} failed."))
             if generation == 0 and restarts >= CRASH_LOOP_RESTARTS:
                 raise DeploymentError(self._explain_failure(record, container, report))
             if container.attrs["State"]["Status"] in ("exited", "dead"):
-                raise DeploymentError(failure_message(record, None, self.logs(record, 30)))
+                raise DeploymentError(failure_message(record, None, _logs(container, 30)))
             restarted = f", {restarts} restarts" if restarts else ""
             progress(f"waiting for init() ({time.monotonic() - started:.0f} s{restarted})")
             time.sleep(POLL_S)
@@ -209,11 +228,12 @@ class DockerTarget:
 
     def _explain_failure(self, record: ServiceRecord, container: Any, report: Any) -> str:
         """A crash loop: for lack of memory (the engine saw OOM kills), else the server's own report."""
-        log = self.logs(record, 5000)
+        log = _logs(container, 5000)
         restarts = int(container.attrs["RestartCount"])
         oom_kills = self._oom_kills(container, record.started)
         if oom_kills:
-            return self._memory_message(record, oom_kills, log.count(BOOT_LINE), restarts)
+            config = ServerConfig.from_file(str(containers.config_file(record, container)))
+            return self._memory_message(record, config, oom_kills, log.count(BOOT_LINE), restarts)
         headline = (
             f"Service {record.name!r} is in CrashLoopBackOff: init() failed and the container was restarted "
             f"{restarts} times, each after a longer wait."
@@ -228,7 +248,9 @@ class DockerTarget:
         )  # fmt: skip
         return sum(1 for _ in events)
 
-    def _memory_message(self, record: ServiceRecord, oom_kills: int, boots: int, restarts: int) -> str:
+    def _memory_message(
+        self, record: ServiceRecord, config: ServerConfig, oom_kills: int, boots: int, restarts: int
+    ) -> str:
         _, memory_gb = limits(record.deployment_config)
         lines = [
             f"Service {record.name!r} is in CrashLoopBackOff: not enough memory. The kernel killed the worker "
@@ -238,7 +260,6 @@ class DockerTarget:
         ]
         assert record.image is not None
         probe_limit = int(host_capacity(self.client).free_memory_gb * GIB * 0.8)
-        config = ServerConfig.from_file(str(record.config_file))
         peak = measure_peak(self.client, record.image, COMMAND, MOUNT, config, probe_limit)
         update = f"mldeploy service update {record.name} --memory"
         if peak is None:
@@ -259,30 +280,38 @@ class DockerTarget:
     def logs(self, record: ServiceRecord, num_lines: int) -> str:
         """The container's log (every restart's output, in order)."""
         container = self._container(record)
-        if container is None:
-            return ""
-        return bytes(container.logs(tail=num_lines)).decode(errors="replace")
+        return "" if container is None else _logs(container, num_lines)
 
     def signal_reload(self, record: ServiceRecord) -> int:
         container = self._container(record)
         if container is None or container.status != "running":
             raise not_running(record)
-        status = record.status()
+        status = containers.status(record, container)
         generation = status["generation"] if status else 0
-        hand_over(record.config_file)  # rewritten by the control plane: the server's user reads it again
+        containers.copy_config(record, container)  # rewritten by the control plane: the server's user reads it
         container.kill(signal="SIGHUP")
         return generation
 
-    def _remove(self, record: ServiceRecord) -> str | None:
-        """Stop and remove the service's container; the id of the image it ran."""
-        container = self._container(record)
-        if container is None:
-            return None
-        container.stop(timeout=container.attrs["Config"].get("StopTimeout"))
-        container.remove(force=True)
-        return str(container.attrs["Image"])
-
     def stop(self, record: ServiceRecord) -> None:
-        """Stop and remove the container, then its images."""
-        self._remove(record)
-        remove_service_images(self.client, [f"mldeploy/{container_name(record)}"], keep=None)
+        """Stop and remove the service's containers, then its images."""
+        containers.remove_others(self.client, record, keep=None)
+        remove_service_images(self.client, [_repository(record)], keep=None)
+
+    def _remove_images(self, record: ServiceRecord, previous: list[str]) -> None:
+        """The service's images but the one it runs, and those its removed containers ran (once untagged)."""
+        for image in previous or [None]:
+            remove_service_images(self.client, [_repository(record)], record.image, image)
+
+
+def _repository(record: ServiceRecord) -> str:
+    """Where the service's images are tagged, one tag per revision."""
+    return f"mldeploy/{container_name(record)}"
+
+
+def _logs(container: Any, num_lines: int) -> str:
+    return bytes(container.logs(tail=num_lines)).decode(errors="replace")
+
+
+def _gone(record: ServiceRecord) -> DeploymentError:
+    again = phrase(api="service.start()", cli=f"mldeploy service start {record.name}")
+    return DeploymentError(f"The container of {record.name!r} is gone; start it again (from its image): {again}.")

@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,10 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root, for tests.*
 
-from tests.support.looping_client import LoopingClient
+from tests.support.handover import LoopingClient, resets_on_close
 from tests.support.servers import free_port
 
-from mldeploy.scoring import reuseport
 from mldeploy.scoring.config import ServerConfig
 
 # run in the server's process before it starts: the parts of the handover this measurement turns off
@@ -47,39 +45,6 @@ WAYS = {
     "queue emptied and steering": "",
 }
 SCRIPT = "def init():\n    pass\n\n\ndef run(data):\n    return {name!r}\n"
-
-
-def listener(port: int) -> socket.socket:
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind(("127.0.0.1", port))
-    sock.listen(4096)
-    return sock
-
-
-def kernel_resets(connections: int, steering: bool) -> tuple[int, int]:
-    """(connections queued on the first listener when it closed, connections reset)."""
-    first = listener(0)
-    port = first.getsockname()[1]
-    second = listener(port)
-    if steering:
-        reuseport.steer_here(second, "127.0.0.1", port)
-    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(connections)]
-    queued = reuseport.queued(first)
-    first.close()
-    resets = 0
-    for client in clients:
-        client.settimeout(0.2)
-        try:
-            client.recv(1)
-        except ConnectionResetError:
-            resets += 1
-        except TimeoutError:
-            pass
-        client.close()
-    second.close()
-    return queued, resets
 
 
 def start_server(work: Path, name: str, port: int, patch: str) -> tuple[subprocess.Popen[bytes], Path]:
@@ -132,7 +97,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2, help="looping clients in part 2 (default 2)")
     arguments = parser.parse_args()
     for steering in (False, True):
-        queued, resets = kernel_resets(arguments.connections, steering)
+        queued, resets = resets_on_close(arguments.connections, steering)
         print(f"kernel, steering {'on' if steering else 'off'}: {queued} of {arguments.connections} connections "
               f"queued on the first listener when it closed, {resets} reset")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="mldeploy-handover-") as folder:

@@ -1,8 +1,8 @@
 """A Docker service's update on the real engine: the new revision's container starts beside the serving one,
 takes the port over once ready, and the old one stops after answering what it had. A client sending requests
-in a loop meanwhile (a new connection each, 503 retried) sees no failure; a new revision whose init() fails
-leaves the old one serving; an update killed halfway leaves the service serving and its leftover is removed by
-the next update."""
+in a loop meanwhile (a new connection each, 503 retried) sees no failure; a new revision or edited code whose
+init() fails (an update, a reload) leaves the old one serving; an update killed halfway leaves the service
+serving and its leftover is removed by the next update."""
 
 import signal
 import subprocess
@@ -18,7 +18,7 @@ from mldeploy import AciWebservice, InferenceConfig, Model, Webservice, Webservi
 from mldeploy.targets import service_containers
 from mldeploy.targets.container import container_name
 from mldeploy.workspace.services import load
-from tests.support.looping_client import LoopingClient
+from tests.support.handover import LoopingClient
 
 pytestmark = pytest.mark.slow
 VERSIONED = "def init():\n    pass\n\n\ndef run(data):\n    return {version!r}\n"
@@ -59,7 +59,7 @@ def test_an_update_fails_no_request_and_ends_on_the_new_revision(
     assert load(workspace.path, "aci-handover").revision == 2 and service.state == "Healthy"
 
 
-def test_a_new_revision_whose_init_fails_leaves_the_old_one_serving(
+def test_a_new_revision_or_code_whose_init_fails_leaves_the_old_one_serving(
     docker_client: Any, workspace: Workspace, model: Model, project: Path
 ) -> None:
     service = _deploy(workspace, model, project, "aci-keeps")
@@ -78,6 +78,11 @@ def test_a_new_revision_whose_init_fails_leaves_the_old_one_serving(
     stored = load(workspace.path, "aci-keeps")
     assert (stored.revision, stored.entry_script) == (1, str(project / "v1.py"))
     assert not docker_client.images.list(name=f"mldeploy/{container_name(stored)}:2")
+    (project / "v1.py").write_text(FAILING_INIT)
+    with pytest.raises(WebserviceException, match="The reload of 'aci-keeps' failed; the code it served keeps serving"):
+        service.reload()
+    serving = docker_client.containers.get(container_name(stored))
+    assert service.run("{}") == "v1" and docker_client.images.get(stored.image).id == serving.attrs["Image"]
     service.update(inference_config=InferenceConfig("v2.py"))
     assert service.run("{}") == "v2" and load(workspace.path, "aci-keeps").revision == 2
 

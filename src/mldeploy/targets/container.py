@@ -12,6 +12,7 @@ same port, and stops the old one once the new one serves: no request fails (scor
 import dataclasses
 import shutil
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..diagnose.containers import BOOT_LINE
@@ -112,34 +113,47 @@ class DockerTarget:
         return container is not None and container.status in ("running", "restarting")
 
     def apply(self, record: ServiceRecord, config: ServerConfig) -> int:
-        """Serve the new revision. Its container starts beside the serving one and takes the port over once
-        ready, then the old one answers what it has and stops: no request fails (docs/docker-deployments.md).
-        The container is replaced instead (a gap of init()'s time) when the serving one cannot hand over (not
-        healthy, made before handovers, a debugger on either side) or the host has no room for both."""
-        config = dataclasses.replace(config, reuse_port=True)
+        """Serve the new revision (``_serve``); a failed one is removed with its image and files."""
         stored = load(record.path.parents[1], record.name)
+
+        def undo() -> None:
+            remove_service_images(self.client, [_repository(record)], stored.image)
+            shutil.rmtree(record.app_root, ignore_errors=True)
+
+        self._serve(record, config, stored, undo, f"The update of {record.name!r} failed; revision {stored.revision}")
+        return 0
+
+    def _serve(
+        self, record: ServiceRecord, config: ServerConfig, stored: ServiceRecord, undo: Callable[[], None], failed: str
+    ) -> None:
+        """Serve ``config`` from ``record.image``. The new container starts beside the serving one and takes the
+        port over once ready, then the old one answers what it has and stops: no request fails
+        (docs/docker-deployments.md). It replaces the old one instead (a gap of init()'s time) when that one
+        cannot hand over (not healthy, made before handovers, a debugger on either side) or the host has no room
+        for both. A new container that does not become ready is removed, ``undo`` is called, and the service is
+        as ``stored``: DeploymentError headed ``failed``."""
+        config = dataclasses.replace(config, reuse_port=True)
         old = self._container(record)
         if not self._can_hand_over(record, stored, old, config):
             self.start(record, config)
-            return 0
+            return
         containers.remove_others(self.client, record, keep=old)
         started = time.time()
         successor = containers.run(self.client, record, config, successor=True)
         try:
             self._await(record, successor.id, HANDOVER_TIMEOUT_S, lambda step: None)
         except BaseException as error:
-            self._abandon(record, stored, successor)
+            containers.discard(record, successor)
+            undo()
+            vars(record).update(vars(stored))
             if isinstance(error, DeploymentError):
-                raise DeploymentError(
-                    f"The update of {record.name!r} failed; revision {record.revision} keeps serving.\n{error}"
-                ) from None
+                raise DeploymentError(f"{failed} keeps serving.\n{error}") from None
             raise
         containers.promote(record, old, successor)
         containers.write_config(record, config)
         record.started = started
         record.save()
         self._remove_images(record, [containers.remove(record, old)])
-        return 0
 
     def _can_hand_over(self, record: ServiceRecord, stored: ServiceRecord, old: Any, config: ServerConfig) -> bool:
         if old is None or containers.TAG_LABEL not in old.labels or old.status != "running":
@@ -150,24 +164,28 @@ class DockerTarget:
         room = host_capacity(self.client)  # the serving container included: both hold their limits a moment
         return cpu_cores <= room.free_cpus and memory_gb <= room.free_memory_gb
 
-    def _abandon(self, record: ServiceRecord, stored: ServiceRecord, successor: Any) -> None:
-        """A successor that did not become ready: remove it, its image and its build context; the service is
-        as stored."""
-        containers.discard(record, successor)
-        remove_service_images(self.client, [_repository(record)], stored.image)
-        shutil.rmtree(record.app_root, ignore_errors=True)
-        vars(record).update(vars(stored))
-
     def reload(self, record: ServiceRecord) -> int:
-        """Copy the edited code into the build context, rebuild (only the code layer changes), restart."""
+        """Copy the edited code into the build context, rebuild (only the code layer changes) and serve it
+        (``_serve``); when it does not start, the image tag goes back to the code that keeps serving."""
         try:
             script, source = app_folder.resolve_entry_script(record.entry_script, record.source_directory)
         except FileNotFoundError as error:
             raise DeploymentError(str(error)) from None
         app_folder.copy_code(record.app_root / "app", script, source)
         assert record.image is not None
+        serving = self._container(record)
         build_deployment_image(self.client, record.app_root, record.image, lambda step: None, record.path / "build.log")
-        self.start(record, ServerConfig.from_file(str(record.config_file)))
+
+        def undo() -> None:
+            assert record.image is not None and serving is not None
+            rebuilt = self.client.images.get(record.image).id
+            repository, _, tag = record.image.rpartition(":")
+            self.client.api.tag(serving.attrs["Image"], repository, tag, force=True)
+            remove_service_images(self.client, [repository], record.image, rebuilt)
+
+        config = ServerConfig.from_file(str(record.config_file))
+        self._serve(record, config, load(record.path.parents[1], record.name), undo,
+                    f"The reload of {record.name!r} failed; the code it served")  # fmt: skip
         return 0
 
     def post(self, record: ServiceRecord, body: bytes) -> tuple[int, bytes]:

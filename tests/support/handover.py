@@ -1,14 +1,18 @@
-"""Clients that send requests in a loop while a server is replaced, and count how each request ended.
+"""A port handed from one server to another: clients that send requests in a loop meanwhile, and the kernel's
+behaviour when a listener sharing a port closes.
 
-Each request opens a new connection (a stopping server closes its kept-alive connections, which a client must
-expect), and only a 503 is retried, as a client of an overloaded service would. Anything else that is not a
-200 is a failure: a refused or reset connection, a connection closed before the answer, a 502.
+Each request of a looping client opens a new connection (a stopping server closes its kept-alive connections,
+which a client must expect), and only a 503 is retried, as a client of an overloaded service would. Anything
+else that is not a 200 is a failure: a refused or reset connection, a connection closed before the answer, a 502.
 """
 
 import http.client
+import socket
 import threading
 import time
 from collections import Counter
+
+from mldeploy.scoring import reuseport
 
 TIMEOUT_S = 30.0
 
@@ -75,3 +79,38 @@ class LoopingClient:
         if answer.status not in (200, 503):
             return answer.status, payload, f"status {answer.status}"
         return answer.status, payload, None
+
+
+def _listener(port: int) -> socket.socket:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(4096)
+    return sock
+
+
+def resets_on_close(connections: int, steering: bool) -> tuple[int, int]:
+    """Two listeners share a port (neither accepts); ``connections`` connections are made, with the second
+    listener steering them to itself or not; the first closes. (Connections it held then, connections reset.)"""
+    first = _listener(0)
+    port = first.getsockname()[1]
+    second = _listener(port)
+    if steering:
+        reuseport.steer_here(second, "127.0.0.1", port)
+    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(connections)]
+    queued = reuseport.queued(first)
+    first.close()
+    time.sleep(0.1)  # the resets cross the loopback
+    resets = 0
+    for client in clients:
+        client.setblocking(False)
+        try:
+            client.recv(1)
+        except ConnectionResetError:
+            resets += 1
+        except BlockingIOError:
+            pass  # open, waiting to be accepted
+        client.close()
+    second.close()
+    return queued, resets

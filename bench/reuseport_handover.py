@@ -27,6 +27,7 @@ from tests.support.handover import LoopingClient, resets_on_close
 from tests.support.servers import free_port
 
 from mldeploy.scoring.config import ServerConfig
+from mldeploy.scoring.reuseport import TAKE_OVER_ENV
 
 # run in the server's process before it starts: the parts of the handover this measurement turns off
 STEERING_OFF = """\
@@ -47,7 +48,7 @@ WAYS = {
 SCRIPT = "def init():\n    pass\n\n\ndef run(data):\n    return {name!r}\n"
 
 
-def start_server(work: Path, name: str, port: int, patch: str) -> tuple[subprocess.Popen[bytes], Path]:
+def start_server(work: Path, name: str, port: int, patch: str, take_over: bool) -> tuple[subprocess.Popen[bytes], Path]:
     (work / f"{name}.py").write_text(SCRIPT.format(name=name))
     status = work / f"{name}.status.json"
     status.unlink(missing_ok=True)
@@ -57,7 +58,8 @@ def start_server(work: Path, name: str, port: int, patch: str) -> tuple[subproce
     code = patch + f"import sys\nsys.argv = ['mldeploy.scoring', {str(work / f'{name}.json')!r}]\n"
     code += "from mldeploy.scoring.__main__ import main\nmain()\n"
     log = open(work / f"{name}.log", "ab")  # noqa: SIM115 - the server's, closed when it exits
-    return subprocess.Popen([sys.executable, "-c", code], stdout=log, stderr=subprocess.STDOUT), status
+    environment = {**os.environ, TAKE_OVER_ENV: "1" if take_over else "0"}
+    return subprocess.Popen([sys.executable, "-c", code], stdout=log, stderr=subprocess.STDOUT, env=environment), status
 
 
 def wait_ready(status: Path, process: subprocess.Popen[bytes]) -> None:
@@ -70,13 +72,13 @@ def wait_ready(status: Path, process: subprocess.Popen[bytes]) -> None:
 def handover(work: Path, patch: str, client_threads: int) -> tuple[int, Counter[str], float]:
     """One handover: (requests sent from B's start to A's exit, failures, seconds A took to stop)."""
     port = free_port()
-    first, first_status = start_server(work, "A", port, patch)
+    first, first_status = start_server(work, "A", port, patch, take_over=False)
     wait_ready(first_status, first)
     body = json.dumps({"data": [1]}).encode()
     with LoopingClient(port, body, threads=client_threads) as client:
         client.wait_for(50)
         before = client.sent
-        second, second_status = start_server(work, "B", port, patch)
+        second, second_status = start_server(work, "B", port, patch, take_over=True)
         wait_ready(second_status, second)
         stopping = time.monotonic()
         os.kill(first.pid, signal.SIGTERM)

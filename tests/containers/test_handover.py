@@ -50,7 +50,8 @@ def test_an_update_fails_no_request_and_ends_on_the_new_revision(
         service.update(inference_config=InferenceConfig("v2.py"))
         during, took = client.sent - before, time.monotonic() - started
         client.wait_for(20)
-    print(f"update: {took:.1f} s, {during} requests meanwhile, {client.retried} retried (503)")
+    print(f"update: {took:.1f} s, {during} requests meanwhile, {client.retried} retried (503), {client.failures} "
+          f"failed, at most {client.longest_gap_s * 1000:.0f} ms without an answer")  # fmt: skip
     assert client.failures == Counter(), f"of {client.sent} requests, {during} during the update"
     assert during >= 20, "the client kept sending during the update"
     assert client.last == b'"v2"' and service.run("{}") == "v2"

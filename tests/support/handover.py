@@ -28,6 +28,8 @@ class LoopingClient:
         self.failures: Counter[str] = Counter()  # by kind: an exception's name or "status N"
         self.retried = 0  # 503s
         self.last: bytes = b""  # the body of the latest 200
+        self.longest_gap_s = 0.0  # the longest time without a 200
+        self._answered = time.monotonic()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._loop, daemon=True) for _ in range(threads)]
@@ -65,6 +67,9 @@ class LoopingClient:
                 else:
                     self.answers[payload] += 1
                     self.last = payload
+                    now = time.monotonic()
+                    self.longest_gap_s = max(self.longest_gap_s, now - self._answered)
+                    self._answered = now
 
     def _send(self) -> tuple[int, bytes, str | None]:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=TIMEOUT_S)

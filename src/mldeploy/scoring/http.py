@@ -22,10 +22,10 @@ HANDOVER_POLL_S = 0.01
 logger = logging.getLogger("mldeploy.server")
 
 
-def bind(host: str, port: int, shared: bool = False) -> socket.socket:
-    """Bind the listening socket ourselves, so that a taken port is reported in plain words. ``shared``: with
-    SO_REUSEPORT (other servers of this user that set it too may listen on the port: ``reuseport``), and not
-    listening yet (``HttpServer.start`` listens)."""
+def bind(host: str, port: int, shared: bool = False) -> tuple[socket.socket, bool]:
+    """Bind the listening socket ourselves, so that a taken port is reported in plain words; and whether this
+    server takes the port over from another. ``shared``: with SO_REUSEPORT (another server of this user that sets
+    it too may listen on the port: ``reuseport``), and not listening yet (``HttpServer.start`` listens)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -33,6 +33,7 @@ def bind(host: str, port: int, shared: bool = False) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
+        taking_over = shared and reuseport.taking_over(host, port)
     except OSError as error:
         sock.close()
         raise OSError(
@@ -42,7 +43,7 @@ def bind(host: str, port: int, shared: bool = False) -> socket.socket:
         ) from None
     if not shared:
         sock.listen(BACKLOG)
-    return sock
+    return sock, taking_over
 
 
 class HttpServer:

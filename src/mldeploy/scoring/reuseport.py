@@ -13,9 +13,14 @@ The program returns an index in the group's array of sockets, which is in the or
 listening: the newest is the last, so the new server counts the group's listeners (``/proc/net/tcp``) right
 after it starts listening. When the old listener leaves, the new one takes its index; the program's index is
 then past the group's end, and the kernel falls back to its hash over what is left: the new server alone.
+
+Only servers whose config has ``reuse_port`` set the option, and one joins a port another server listens on only
+when it is that server's replacement ($MLDEPLOY_TAKE_OVER=1): otherwise the port is taken, as for any server.
 """
 
 import ctypes
+import errno
+import os
 import socket
 import struct
 from pathlib import Path
@@ -25,6 +30,7 @@ BPF_RET_K = 0x06  # BPF_RET | BPF_K: return a constant
 TCP_LISTEN = "0A"  # the state column of /proc/net/tcp
 TCP_INFO_SIZE = 104
 TCPI_UNACKED = 24  # offset in struct tcp_info: on a listener, the connections waiting in its accept queue
+TAKE_OVER_ENV = "MLDEPLOY_TAKE_OVER"  # "1": this server replaces the one on its port (the Docker target sets it)
 
 
 def _proc_address(host: str, port: int) -> tuple[str, str]:
@@ -41,6 +47,17 @@ def listeners(host: str, port: int) -> int:
     address, table = _proc_address(host, port)
     rows = (line.split() for line in Path(table).read_text().splitlines()[1:])
     return sum(1 for row in rows if row[1] == address and row[3] == TCP_LISTEN)
+
+
+def taking_over(host: str, port: int) -> bool:
+    """True when another server listens on the port and this one is to replace it ($MLDEPLOY_TAKE_OVER=1);
+    OSError (the port is taken) when one listens and this server is not a replacement: a server that shares
+    its port never joins another one's by chance."""
+    if listeners(host, port) == 0:
+        return False
+    if os.environ.get(TAKE_OVER_ENV) != "1":
+        raise OSError(errno.EADDRINUSE, os.strerror(errno.EADDRINUSE))
+    return True
 
 
 def steer_here(listener: socket.socket, host: str, port: int) -> int:

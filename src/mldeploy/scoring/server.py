@@ -11,7 +11,6 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import __version__
-from . import reuseport
 from .access_log import AccessLog
 from .app import ScoringApp
 from .bodies import BodyBudget
@@ -133,8 +132,7 @@ def _take_over_when_ready(
 async def serve(config: ServerConfig, config_path: str | None = None) -> int:
     """Serve until interrupted (exit 0) or until the script cannot start (exit 3). SIGHUP reloads."""
     _setup_logging()
-    listener = bind(config.host, config.port, shared=config.reuse_port)
-    taking_over = config.reuse_port and reuseport.listeners(config.host, config.port) > 0
+    listener, taking_over = bind(config.host, config.port, shared=config.reuse_port)
     metrics = ServerMetrics()
     pool = WorkerPool(config, metrics)
     write_status = _status_writer(config.status_file)

@@ -99,10 +99,13 @@ class DockerTarget:
         )
 
     def start(self, record: ServiceRecord, config: ServerConfig) -> None:
-        """(Re)create the service's container from ``record.image``; every container of the service goes first."""
+        """(Re)create the service's container from ``record.image``; every container of the service goes first.
+        PortInUse when another process listens on the port (checked again here, just before: a server that shares
+        ports could otherwise join another service's, deployed meanwhile)."""
         config = dataclasses.replace(config, reuse_port=True)  # made by a version without handovers: from now on
         containers.write_config(record, config)
         previous = containers.remove_others(self.client, record, keep=None)
+        check_port(record.port)
         containers.point_status(record, containers.run(self.client, record, config, successor=False))
         record.started = time.time()
         record.save()

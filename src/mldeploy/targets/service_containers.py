@@ -9,8 +9,9 @@ container's copy), and the service's ``status.json`` is a link to the serving co
 
 The successor is named ``<container_name>-<tag>`` until it takes over: the old one is then renamed the same
 way, the successor gets the service's name. A container of the service under another name than the service's
-is left over by an update that was killed (an orphan): the next start, update or delete removes it. Between
-the two renames (a kill there leaves both running), the newest running container of the service serves.
+is left over by an update that was killed (an orphan): the next update, reload, start or delete removes it.
+When no container of the service's name runs (a kill between the two renames leaves both running), the newest
+running container of the service serves.
 """
 
 import contextlib
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..scoring.config import ServerConfig
+from ..scoring.reuseport import TAKE_OVER_ENV
 from ..workspace.private import private_folder, write_private
 from ..workspace.services import ServiceRecord
 from .capacity import GIB, SERVICE_LABEL
@@ -53,12 +55,13 @@ def of_service(client: Any, record: ServiceRecord) -> list[Any]:
 
 
 def serving(client: Any, record: ServiceRecord) -> Any:
-    """The service's container (None when it has none): the one of the service's name, else (an update killed
-    between its two renames) the newest running one."""
+    """The service's container (None when it has none): the one of the service's name while it runs, else the
+    newest running one (an update killed between its renames, or before and its old container died since),
+    else the one of the service's name."""
     found = of_service(client, record)
-    named = [container for container in found if container.name == container_name(record)]
     running = sorted((c for c in found if c.status == "running"), key=lambda c: c.attrs["State"]["StartedAt"])
-    return (named or running[-1:] or [None])[0]
+    named = [c for c in found if c.name == container_name(record)]
+    return next(iter([c for c in named if c in running] + running[-1:] + named), None)
 
 
 def folder(record: ServiceRecord, container: Any) -> Path | None:
@@ -95,7 +98,7 @@ def run(client: Any, record: ServiceRecord, config: ServerConfig, successor: boo
     hand_over(record.path)
     created = client.api.create_container(  # the client's containers.run() cannot set a stop timeout
         record.image, COMMAND, name=name, host_config=host, user=docker_user(own, own / "server.json"),
-        stop_timeout=stop_timeout_s(config),
+        stop_timeout=stop_timeout_s(config), environment={TAKE_OVER_ENV: "1"} if successor else None,
         labels={SERVICE_LABEL: record.name, WORKSPACE_LABEL: str(record.path), TAG_LABEL: tag},
     )  # fmt: skip
     client.api.start(created["Id"])
@@ -120,7 +123,8 @@ def refresh(client: Any, container_id: str) -> Any:
 
 def promote(record: ServiceRecord, old: Any, successor: Any) -> None:
     """The successor takes the service's name (the old one takes its tag's), and its status is the service's."""
-    old.rename(f"{container_name(record)}-{old.labels[TAG_LABEL]}")
+    if old.name == container_name(record):
+        old.rename(f"{container_name(record)}-{old.labels[TAG_LABEL]}")
     successor.rename(container_name(record))
     point_status(record, successor)
 

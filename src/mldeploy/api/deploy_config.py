@@ -16,7 +16,7 @@ AZURE_ONLY = frozenset({
     "cmk_key_version", "vnet_name", "subnet_name",
 })  # fmt: skip
 console = Console(stderr=True, soft_wrap=True)
-Settings = TypeVar("Settings", bound=dict[str, Any])
+Config = TypeVar("Config", bound=dict[str, Any])
 
 
 def _ignore_azure_only(function: str, given: dict[str, Any], azure_only: frozenset[str]) -> None:
@@ -32,8 +32,8 @@ def _ignore_azure_only(function: str, given: dict[str, Any], azure_only: frozens
 
 
 def _with_limits(
-    config: Settings, max_requests_per_worker: int, max_worker_rss_mb: int, max_response_mb: float
-) -> Settings:
+    config: Config, max_requests_per_worker: int, max_worker_rss_mb: int, max_response_mb: float
+) -> Config:
     """``config`` with mldeploy's worker recycling and answer cap (those of `mldeploy serve`), checked: a value
     that cannot work is refused, an RSS limit the workers together may pass before the container's is warned of."""
     config.update(

@@ -18,7 +18,6 @@ Only servers whose config has ``reuse_port`` set the option, and one joins a por
 when it is that server's replacement ($MLDEPLOY_TAKE_OVER=1): otherwise the port is taken, as for any server.
 """
 
-import ctypes
 import errno
 import os
 import socket
@@ -63,6 +62,8 @@ def taking_over(host: str, port: int) -> bool:
 def steer_here(listener: socket.socket, host: str, port: int) -> int:
     """Send every new connection on the port to ``listener``, which has just started listening (so it is the
     last of the port's group); its index in the group."""
+    import ctypes  # only a server taking a port over needs it (3 ms, 0.4 MiB)
+
     index = listeners(host, port) - 1
     instruction = (ctypes.c_uint64 * 1)(struct.unpack("=Q", struct.pack("=HBBI", BPF_RET_K, 0, 0, index))[0])
     program = struct.pack("@HP", 1, ctypes.addressof(instruction))  # struct sock_fprog; the kernel copies it

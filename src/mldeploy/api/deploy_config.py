@@ -32,10 +32,11 @@ def _ignore_azure_only(function: str, given: dict[str, Any], azure_only: frozens
 
 
 def _with_limits(
-    config: Config, max_requests_per_worker: int, max_worker_rss_mb: int, max_response_mb: float
+    config: Config, max_requests_per_worker: int | None, max_worker_rss_mb: int | None, max_response_mb: float | None
 ) -> Config:
-    """``config`` with mldeploy's worker recycling and answer cap (those of `mldeploy serve`), checked: a value
-    that cannot work is refused, an RSS limit the workers together may pass before the container's is warned of."""
+    """``config`` with mldeploy's worker recycling and answer cap (those of `mldeploy serve`; None or 0: off),
+    checked: a value that cannot work is refused, an RSS limit the workers together may pass before the
+    container's is warned of."""
     config.update(
         max_requests_per_worker=max_requests_per_worker,
         max_worker_rss_mb=max_worker_rss_mb,
@@ -67,14 +68,15 @@ def local_configuration(
     workers: int = 1,
     debug_errors: bool = False,
     legacy_compat: bool = False,
-    max_requests_per_worker: int = 0,
-    max_worker_rss_mb: int = 0,
-    max_response_mb: float = 0,
+    max_requests_per_worker: int | None = None,
+    max_worker_rss_mb: int | None = None,
+    max_response_mb: float | None = None,
 ) -> LocalServiceDeploymentConfiguration:
     """The v1 arguments; mldeploy adds ``legacy_compat`` (shims for old scripts and models) and, as
-    `mldeploy serve` has them (0: off), ``max_requests_per_worker`` (replace a worker after that many requests),
-    ``max_worker_rss_mb`` (replace one whose resident memory passes that many MiB; a new one starts first, so
-    no request fails) and ``max_response_mb`` (a larger answer of run() is a 500 that says so)."""
+    `mldeploy serve` has them (off when not given), ``max_requests_per_worker`` (replace a worker after that
+    many requests), ``max_worker_rss_mb`` (replace one whose resident memory passes that many MiB; a new one
+    starts first, so no request fails) and ``max_response_mb`` (a larger answer of run() is a 500 that says
+    so)."""
     config = LocalServiceDeploymentConfiguration(
         port=port, workers=workers, debug_errors=debug_errors, legacy_compat=legacy_compat
     )
@@ -94,15 +96,15 @@ def aci_configuration(
     debug_errors: bool = False,
     debug: bool = False,
     legacy_compat: bool = False,
-    max_requests_per_worker: int = 0,
-    max_worker_rss_mb: int = 0,
-    max_response_mb: float = 0,
+    max_requests_per_worker: int | None = None,
+    max_worker_rss_mb: int | None = None,
+    max_response_mb: float | None = None,
     **azure_only: Any,
 ) -> AciServiceDeploymentConfiguration:
     """The v1 arguments and defaults (Azure-only ones accepted and ignored); mldeploy adds ``workers``,
-    ``debug_errors``, ``debug`` (wait for VS Code), ``legacy_compat`` and, as `mldeploy serve` has them (0: off),
-    ``max_requests_per_worker``, ``max_worker_rss_mb`` (below ``memory_gb``: the kernel would kill the worker
-    first) and ``max_response_mb``."""
+    ``debug_errors``, ``debug`` (wait for VS Code), ``legacy_compat`` and, as `mldeploy serve` has them (off
+    when not given), ``max_requests_per_worker``, ``max_worker_rss_mb`` (below ``memory_gb``: the kernel would
+    kill the worker first) and ``max_response_mb``."""
     _ignore_azure_only("AciWebservice.deploy_configuration", azure_only, AZURE_ONLY)
     config = AciServiceDeploymentConfiguration(
         cpu_cores=DEFAULT_CPU_CORES if cpu_cores is None else cpu_cores,
@@ -168,17 +170,18 @@ def aks_configuration(
     keda_prometheus_url: str | None = None,
     keda_query: str | None = None,
     legacy_compat: bool = False,
-    max_requests_per_worker: int = 0,
-    max_worker_rss_mb: int = 0,
-    max_response_mb: float = 0,
+    max_requests_per_worker: int | None = None,
+    max_worker_rss_mb: int | None = None,
+    max_response_mb: float | None = None,
     **azure_only: Any,
 ) -> AksServiceDeploymentConfiguration:
     """The v1 arguments and defaults; autoscaling is on unless ``num_replicas`` is given. mldeploy adds
     ``context`` (kubeconfig), ``registry`` (push the image there), ``keda_prometheus_url`` (scale on
     concurrency, as v1 did, with KEDA), ``legacy_compat`` (shims for old scripts and models) and, as
-    `mldeploy serve` has them (0: off), ``max_requests_per_worker`` (replace a worker after that many requests),
-    ``max_worker_rss_mb`` (replace one whose resident memory passes that many MiB, a new one first; below
-    ``memory_gb_limit``: the kernel would kill it first) and ``max_response_mb`` (cap run()'s answers)."""
+    `mldeploy serve` has them (off when not given), ``max_requests_per_worker`` (replace a worker after that
+    many requests), ``max_worker_rss_mb`` (replace one whose resident memory passes that many MiB, a new one
+    first; below ``memory_gb_limit``: the kernel would kill it first) and ``max_response_mb`` (cap run()'s
+    answers)."""
     _ignore_azure_only("AksWebservice.deploy_configuration", azure_only, AKS_AZURE_ONLY)
     if auth_enabled and token_auth_enabled:
         raise WebserviceException("Key and token auth cannot both be on: set auth_enabled or token_auth_enabled.")

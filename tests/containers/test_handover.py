@@ -2,7 +2,7 @@
 takes the port over once ready, and the old one stops after answering what it had. A client sending requests
 in a loop meanwhile (a new connection each, 503 retried) sees no failure; a new revision or edited code whose
 init() fails (an update, a reload) leaves the old one serving; an update killed halfway leaves the service
-serving and its leftover is removed by the next update."""
+serving and its leftover is removed by the next update; without room for both, the container is replaced."""
 
 import signal
 import subprocess
@@ -16,6 +16,7 @@ import pytest
 
 from mldeploy import AciWebservice, InferenceConfig, Model, Webservice, WebserviceException, Workspace
 from mldeploy.targets import service_containers
+from mldeploy.targets.capacity import host_capacity
 from mldeploy.targets.container import container_name
 from mldeploy.workspace.services import load
 from tests.support.handover import LoopingClient
@@ -25,10 +26,10 @@ VERSIONED = "def init():\n    pass\n\n\ndef run(data):\n    return {version!r}\n
 FAILING_INIT = "def init():\n    raise RuntimeError('no model today')\n\n\ndef run(data):\n    return data\n"
 
 
-def _deploy(workspace: Workspace, model: Model, project: Path, name: str) -> Webservice:
+def _deploy(workspace: Workspace, model: Model, project: Path, name: str, cpu_cores: float = 0.5) -> Webservice:
     for version in ("v1", "v2"):
         (project / f"{version}.py").write_text(VERSIONED.format(version=version))
-    config = AciWebservice.deploy_configuration(cpu_cores=0.5, memory_gb=0.5, auth_enabled=True)
+    config = AciWebservice.deploy_configuration(cpu_cores=cpu_cores, memory_gb=0.5, auth_enabled=True)
     service = Model.deploy(workspace, name, [model], InferenceConfig("v1.py"), config)
     service.wait_for_deployment(timeout_sec=300)
     return service
@@ -104,4 +105,21 @@ def test_an_update_killed_halfway_leaves_the_service_serving_and_the_next_update
     assert load(workspace.path, "aci-killed").revision == 1
     service.update(inference_config=InferenceConfig("v2.py"))
     assert _containers(docker_client, service) == [container_name(service._record)]
+    assert service.run("{}") == "v2"
+
+
+def test_without_room_for_both_containers_the_old_one_stops_before_the_new_one_starts(
+    docker_client: Any, workspace: Workspace, model: Model, project: Path
+) -> None:
+    """Admission counts the new container alone; the overlap needs room for both, else the container is replaced."""
+    cpu_cores = round(host_capacity(docker_client).free_cpus * 0.75, 2)  # fits alone, not twice
+    service = _deploy(workspace, model, project, "aci-no-room", cpu_cores)
+    old = docker_client.containers.get(container_name(service._record)).id
+    since = int(time.time()) - 1
+    service.update(inference_config=InferenceConfig("v2.py"))
+    new = docker_client.containers.get(container_name(service._record)).id
+    filters = {"event": ["die", "start"], "label": "mldeploy.service=aci-no-room"}
+    events = [(event["Action"], event["id"]) for event in
+              docker_client.events(since=since, until=int(time.time()) + 1, filters=filters, decode=True)]  # fmt: skip
+    assert events.index(("die", old)) < events.index(("start", new)), events
     assert service.run("{}") == "v2"

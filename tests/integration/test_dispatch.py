@@ -1,4 +1,4 @@
-"""Requests written to a worker ahead of their turn (while run() is fast, a worker holds up to four): when the
+"""Requests written to a worker ahead of their turn (while run() is fast, a worker holds up to 16): when the
 request it runs kills it or passes the scoring timeout, only that one fails (502, 504); those written behind
 it had not started, and are answered by the replacement worker."""
 

@@ -298,11 +298,7 @@ class Webservice:
 class LocalWebservice(Webservice):
     """A service running as local processes."""
 
-    @staticmethod
-    def deploy_configuration(
-        port: int | None = None, workers: int = 1, debug_errors: bool = False, legacy_compat: bool = False
-    ) -> deploy_config.LocalServiceDeploymentConfiguration:
-        return deploy_config.local_configuration(port, workers, debug_errors, legacy_compat)
+    deploy_configuration = staticmethod(deploy_config.local_configuration)
 
 
 class AciWebservice(Webservice):

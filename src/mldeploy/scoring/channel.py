@@ -42,30 +42,41 @@ class Channel(asyncio.Protocol):
         buffer = self._buffer
         if self._streaming and not buffer:
             data = self._stream(data)
-        buffer += data
-        while len(buffer) >= protocol.HEADER_SIZE:
-            (size,) = protocol.HEADER.unpack_from(buffer)
-            end = protocol.HEADER_SIZE + size
-            if len(buffer) < end:
-                return
-            message = protocol.decode(bytes(buffer[protocol.HEADER_SIZE : end]))
+        if buffer:
+            buffer += data
+            del buffer[: self._frames(buffer)]
+        else:  # the usual case: whole frames, read from ``data`` without gathering it first
+            buffer += data[self._frames(data) :]
+        if self._streaming and buffer:  # a streamed reply began: what followed its head is its body
+            rest = bytes(buffer)
+            buffer.clear()
+            self.data_received(rest)
+
+    def _frames(self, source: bytes | bytearray) -> int:
+        """Hand on the frames at the start of ``source`` that have arrived whole (up to the head of a reply to
+        stream); how many bytes they took."""
+        position, available = 0, len(source)
+        while available - position >= protocol.HEADER_SIZE:
+            (size,) = protocol.HEADER.unpack_from(source, position)
+            end = position + protocol.HEADER_SIZE + size
+            if available < end:
+                break
+            message = protocol.decode(source[position + protocol.HEADER_SIZE : end])
             if not self._replies:
-                del buffer[:end]
+                position = end
                 self.on_message(message)
                 continue
             status, headers, exec_ms, body_size = message
-            if len(buffer) >= end + body_size:
-                body = bytes(buffer[end : end + body_size])
-                del buffer[: end + body_size]
-                self.on_message((status, headers, body, exec_ms))
+            if available >= end + body_size:
+                position = end + body_size
+                self.on_message((status, headers, bytes(source[end:position]), exec_ms))
             elif body_size >= STREAM_FROM:
-                rest = bytes(buffer[end:])
-                del buffer[:]
                 self._streaming = body_size
                 self.on_stream_start(message)
-                buffer += self._stream(rest)
+                return end
             else:
-                return
+                break
+        return position
 
     def _stream(self, data: bytes) -> bytes:
         """Hand on what of ``data`` belongs to the reply being streamed; the rest (the next frames)."""

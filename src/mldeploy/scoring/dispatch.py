@@ -28,7 +28,7 @@ from .channel import Channel
 from .config import ServerConfig
 from .metrics import Buckets
 
-AHEAD = 4  # requests a worker holds at most: the one it runs and those written ahead
+AHEAD = 16  # requests a worker holds at most: the one it runs and those written ahead
 AHEAD_SHARE = 0.1  # of the queue wait limit: the longest a request written ahead may expect to wait
 SMOOTHING = 0.2  # weight of the newest request in the estimate of run()'s time
 WATCH_SHARE = 0.1  # of the shorter limit: how often the limits are checked
@@ -237,10 +237,12 @@ class Dispatcher:
         return job
 
     def _room(self, seat: Seat) -> int:
-        """How many requests ``seat`` may hold now: more than one only while run() is fast."""
-        if self._run_s * (AHEAD - 1) <= self.config.max_request_wait_ms / 1000 * AHEAD_SHARE:
+        """How many requests ``seat`` may hold now: as many as run()'s recent time lets the last of them start
+        within ``AHEAD_SHARE`` of the wait limit (one, for a slow run()), at most ``AHEAD``."""
+        allowed_s = self.config.max_request_wait_ms / 1000 * AHEAD_SHARE
+        if self._run_s * (AHEAD - 1) <= allowed_s:
             return AHEAD
-        return 1
+        return 1 + int(allowed_s / self._run_s)
 
     def hand_out(self, seat: Seat) -> None:
         """Fill ``seat``'s line from the queue, or park it as idle (or let it go when it is retiring)."""

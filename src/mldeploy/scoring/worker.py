@@ -182,14 +182,14 @@ def main() -> None:
     app_root = os.environ.get("AML_APP_ROOT", os.getcwd())
     wait_for_debugger()
     message, script = _start_script(entry_script, app_root, debug_errors)
-    channel.sendall(protocol.encode(message))
-    if script is None:
-        sys.exit(3)
-    logger.info("Worker with pid %d ready for serving traffic", os.getpid())
     try:
+        channel.sendall(protocol.encode(message))
+        if script is None:
+            sys.exit(3)
+        logger.info("Worker with pid %d ready for serving traffic", os.getpid())
         _serve(channel, script)
     except (BrokenPipeError, ConnectionResetError):
-        return
+        return  # the front is gone (it stopped, or died): nothing to answer
 
 
 if __name__ == "__main__":

@@ -59,9 +59,15 @@ def serving(client: Any, record: ServiceRecord) -> Any:
     newest running one (an update killed between its renames, or before and its old container died since),
     else the one of the service's name."""
     found = of_service(client, record)
-    running = sorted((c for c in found if c.status == "running"), key=lambda c: c.attrs["State"]["StartedAt"])
+    running = sorted((c for c in found if c.status == "running"), key=_started)
     named = [c for c in found if c.name == container_name(record)]
     return next(iter([c for c in named if c in running] + running[-1:] + named), None)
+
+
+def _started(container: Any) -> tuple[str, float]:
+    """When ``container`` started, in order (the engine's time has 0 to 9 decimals: "…T08:19:37.12Z")."""
+    seconds, _, fraction = str(container.attrs["State"]["StartedAt"]).rstrip("Z").partition(".")
+    return seconds, float(f"0.{fraction or 0}")
 
 
 def folder(record: ServiceRecord, container: Any) -> Path | None:

@@ -143,7 +143,8 @@ def drain(work: Path, clients: int, workers: int, run_ms: int, wait_ms: int, tim
         server.stop()
     in_flight = [outcome for outcome in outcomes if outcome.sent < terminated < outcome.ended]
     after = [outcome for outcome in outcomes if outcome.sent >= terminated]
-    config = ServerConfig(entry_script="score.py", app_root=".", scoring_timeout_ms=timeout_ms)
+    config = ServerConfig(entry_script="score.py", app_root=".", scoring_timeout_ms=timeout_ms,
+                          max_request_wait_ms=wait_ms)  # fmt: skip
     log = server.log()
     stopping = [line for line in log.splitlines() if "mldeploy.server - Stopping" in line]
     handled = terminated + (_logged_at(stopping[0]) - terminated_wall if stopping else 0.0)

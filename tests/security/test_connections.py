@@ -94,3 +94,23 @@ def test_sigterm_lets_a_request_in_flight_finish_within_the_scoring_timeout(serv
     assert server.wait_exit(timeout_s=15) == 0
     with contextlib.suppress(httpx.TransportError):
         assert httpx.get(server.url + "/", timeout=1).status_code != 200
+
+
+def test_sigterm_lets_the_requests_in_line_wait_then_run(servers: Servers) -> None:
+    """The grace counts the queue wait: with one worker and a 1 s run(), the third request starts 2 s after
+    SIGTERM and ends past a grace of scoring timeout + margin (3.5 s); it is answered all the same."""
+    server = servers.ours("sleepy.py", args=["--scoring-timeout-ms", "1500", "--max-request-wait-ms", "10000"])
+    answers: list[int] = []
+    clients = [
+        threading.Thread(target=lambda: answers.append(httpx.post(server.url + "/score", content="1", timeout=30)
+                                                       .status_code))
+        for _ in range(4)
+    ]  # fmt: skip
+    for client in clients:
+        client.start()
+    time.sleep(0.3)
+    server.process.send_signal(signal.SIGTERM)
+    for client in clients:
+        client.join()
+    assert answers == [200] * 4
+    assert server.wait_exit(timeout_s=15) == 0

@@ -81,9 +81,10 @@ class ServerConfig:
     def shutdown_grace_s(self) -> float:
         """How long a SIGTERM'd server may take: requests in flight finish (or reach their timeout), then it exits.
 
-        A supervisor (Docker's stop timeout, Kubernetes' terminationGracePeriodSeconds) must allow more.
+        A request admitted just before SIGTERM may wait in line up to the queue wait, then run up to the scoring
+        timeout. A supervisor (Docker's stop timeout, Kubernetes' terminationGracePeriodSeconds) must allow more.
         """
-        return self.scoring_timeout_ms / 1000 + SHUTDOWN_MARGIN_S
+        return (self.max_request_wait_ms + self.scoring_timeout_ms) / 1000 + SHUTDOWN_MARGIN_S
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)

@@ -32,6 +32,7 @@ STACK_DUMP_GRACE_S = 0.2
 HEALTHY_LIFETIME_S = 30.0
 MAX_BACKOFF_S = 10.0
 MEMORY_CHECK_S = 1.0
+WORKER_EXIT_S = 1.0  # after its channel closes: an idle worker exits at once
 PAGE_MIB = os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
@@ -357,8 +358,9 @@ class WorkerPool:
             except ProcessLookupError:
                 return
 
-    async def stop(self, grace_s: float = 5.0) -> None:
-        """Close every worker's channel (they exit), then kill what is still running after ``grace_s``."""
+    async def stop(self, grace_s: float = WORKER_EXIT_S) -> None:
+        """Close every worker's channel (they exit), then kill what is still running after ``grace_s``: the
+        server's grace has passed by then, so a worker still in run() has had its time."""
         self._stopping = True
         if self._memory_watch is not None:
             self._memory_watch.cancel()

@@ -192,7 +192,7 @@ class Webservice:
         deployment_config: dict[str, Any] | None = None,
     ) -> None:
         """Swap models, code, environment or settings (locally the old workers serve until the new are ready;
-        a container is replaced)."""
+        a container hands its port over to the new one once it is ready: no request fails)."""
         from .model import plan_for, registered_rows
 
         with self._changing():

@@ -212,7 +212,8 @@ def update(
     max_response_mb: ResponseOption = None,
 ) -> None:
     """Swap models, code, environment or settings (workers, CPU, memory, auth, replicas, worker recycling);
-    requests keep being served during the swap (a container is replaced). What is not given is kept."""
+    requests keep being served during the swap (a container hands its port over to the new one: no request
+    fails). What is not given is kept."""
     service = _service(ctx, name)
     kind = KINDS[service.compute_type]
     settings = Settings(cpu, memory, gpu, replicas, min_replicas, max_replicas, target_utilization, auth)

@@ -38,6 +38,7 @@ from .image_build import build_deployment_image
 from .keys import keys_for
 from .local import check_port
 from .memory_probe import measure_peak, memory_to_ask
+from .server_limits import scoring_limits
 from .service_containers import COMMAND, MOUNT, container_name, limits
 from .service_containers import DEFAULT_CPU_CORES as DEFAULT_CPU_CORES
 from .service_containers import DEFAULT_MEMORY_GB as DEFAULT_MEMORY_GB
@@ -90,6 +91,7 @@ class DockerTarget:
             workers=1 if debug else int(settings.get("workers") or 1),
             debug_errors=bool(settings.get("debug_errors", False)),
             legacy_compat=bool(settings.get("legacy_compat", False)),
+            **scoring_limits(settings),
             auth_keys=tuple(record.keys),
             init_retries=0,  # Docker restarts the container, with backoff
             status_file=f"{MOUNT}/status.json",

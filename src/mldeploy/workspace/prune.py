@@ -37,11 +37,15 @@ def _size(path: Path) -> int:
     return sum(entry.lstat().st_size for entry in path.rglob("*"))
 
 
-def _newest_change(path: Path) -> float:
-    """The latest modification time of ``path`` and, for a folder, of its top entries."""
-    times = [path.lstat().st_mtime]
-    if path.is_dir() and not path.is_symlink():
-        times += [entry.lstat().st_mtime for entry in path.iterdir()]
+def _newest_change(path: Path) -> float | None:
+    """The latest modification time of ``path`` and, for a folder, of its top entries; None when it vanished
+    while being looked at (a registration or a build finished with it meanwhile: it was in use)."""
+    try:
+        times = [path.lstat().st_mtime]
+        if path.is_dir() and not path.is_symlink():
+            times += [entry.lstat().st_mtime for entry in path.iterdir()]
+    except FileNotFoundError:
+        return None
     return max(times)
 
 
@@ -71,7 +75,8 @@ class Pruner:
         return removal
 
     def _old(self, path: Path) -> bool:
-        return _newest_change(path) < self.cutoff
+        changed = _newest_change(path)
+        return changed is not None and changed < self.cutoff
 
     def _blobs(self, session: Session) -> list[Removal]:
         """Under the registry's write lock: every blob no model file references (and old enough) goes."""

@@ -6,8 +6,8 @@ from typing import Any, TypeVar
 from rich.console import Console
 
 from ..errors import WebserviceException
-from ..targets.container import DEFAULT_CPU_CORES, DEFAULT_MEMORY_GB
 from ..targets.server_limits import LimitError, check_limits
+from ..targets.service_containers import DEFAULT_CPU_CORES, DEFAULT_MEMORY_GB
 
 # v1 ACI arguments that only mean something on Azure: accepted so v1 code runs unchanged, and ignored.
 AZURE_ONLY = frozenset({

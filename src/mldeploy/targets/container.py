@@ -40,8 +40,6 @@ from .local import check_port
 from .memory_probe import measure_peak, memory_to_ask
 from .server_limits import scoring_limits
 from .service_containers import COMMAND, MOUNT, container_name, limits
-from .service_containers import DEFAULT_CPU_CORES as DEFAULT_CPU_CORES
-from .service_containers import DEFAULT_MEMORY_GB as DEFAULT_MEMORY_GB
 from .service_image import build_service_image, remove_service_images
 
 CRASH_LOOP_RESTARTS = 2

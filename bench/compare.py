@@ -21,7 +21,7 @@ from tests.fixtures.models import build_app_root, model_dir_for
 from tests.support.reference import reference_venv
 from tests.support.servers import Server
 
-from contenders import Contender, bare_http, bare_parser, contenders, reference_version
+from contenders import Contender, bare_hop, bare_http, bare_parser, contenders, reference_version
 from peers import PEERS, Peer, peer_bin
 from procs import Memory, cpu_time_of, descendants, memory_of, rss_of_tree_mib, worker_pids
 from report import machine, render
@@ -151,11 +151,13 @@ def run_benchmark(
     app_root = build_app_root(work_dir / "app")
     pair = contenders(azmlinfsrv, app_root, log_dir)
     comparisons = [compare(scenario, pair, work_dir, load) for scenario in SCENARIOS]
-    limit_scenario = dataclasses.replace(LIMIT_SCENARIO, workers=0)
-    post_script = write_post_script(work_dir / "post-limit.lua", limit_scenario.body)
+    post_script = write_post_script(work_dir / "post-limit.lua", LIMIT_SCENARIO.body)
+    bare_servers = ((bare_parser(log_dir), 0), (bare_hop(log_dir), 1), (bare_http(log_dir), 0))
     limits = {
-        contender.name: _measure_logged(contender, limit_scenario, post_script, load)
-        for contender in (bare_parser(log_dir), bare_http(log_dir))
+        contender.name: _measure_logged(
+            contender, dataclasses.replace(LIMIT_SCENARIO, workers=workers), post_script, load
+        )
+        for contender, workers in bare_servers
     }
     model_file = app_root / model_dir_for(1) / "model.pkl"
     peers = {peer.name: measure_peer(peer, work_dir, model_file, log_dir, load) for peer in PEERS}

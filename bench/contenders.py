@@ -61,6 +61,18 @@ def bare_parser(log_dir: Path) -> Contender:
     return Contender("bare httptools protocol", NO_WORKERS, start)
 
 
+def bare_hop(log_dir: Path) -> Contender:
+    """The floor of a front + worker design: bench/bare_hop.py, the bare protocol handing each body to a forked
+    echo worker and back (its worker: the child with the same command line)."""
+
+    def start(script: str, workers: int) -> Server:
+        port = free_port()
+        command = [sys.executable, str(BENCH_DIR / "bare_hop.py"), str(port)]
+        return Server(command, port, BENCH_DIR, dict(os.environ), log_dir / f"bare-hop-{port}.log")
+
+    return Contender("bare front + worker hop", "bare_hop.py", start)
+
+
 def reference_version(azmlinfsrv: Path) -> str:
     code = "from importlib.metadata import version; print(version('azureml-inference-server-http'))"
     completed = subprocess.run([str(_python_of(azmlinfsrv)), "-c", code], capture_output=True, text=True, check=True)

@@ -86,25 +86,33 @@ def _peer_lines(peers: dict[str, Measurement | str], comparisons: Sequence[Compa
 
 
 def _limit_lines(limits: dict[str, Measurement], comparisons: Sequence[Comparison]) -> list[str]:
-    """The bare servers' rows (a constant answer, no worker), and how close ours comes on echo.py at 1 worker."""
+    """The bare servers' rows (a constant or echoed answer, no scoring), and how close ours comes on echo.py at 1
+    worker."""
     echo = next(comparison.ours for comparison in comparisons if comparison.scenario == LIMIT_SCENARIO)
     rows = []
     for name, limit in limits.items():
-        front_us, _ = limit.cpu_us_per_request()
-        rows.append([name, f"{limit.load.requests_per_s:.0f}", f"{limit.requests_per_cpu_s:.0f}", f"{front_us:.0f}",
-                     f"{limit.load.p50_ms:.2f}", f"{limit.load.p99_ms:.2f}",
+        rows.append([name, f"{limit.load.requests_per_s:.0f}", f"{limit.requests_per_cpu_s:.0f}",
+                     _cpu_split(limit), f"{limit.load.p50_ms:.2f}", f"{limit.load.p99_ms:.2f}",
                      f"{_ratio(echo.load.requests_per_s, limit.load.requests_per_s)}",
                      f"{_ratio(echo.requests_per_cpu_s, limit.requests_per_cpu_s)}",
                      "; ".join(limit.problems) or "-"])  # fmt: skip
     columns = ("bare server", "req/s", "req/CPU-s", "CPU us/req", "p50 ms", "p99 ms", "ours echo.py x1: of its req/s",
                "of its req/CPU-s", "problems")  # fmt: skip
     return [
-        "A constant answer, one process, the same wrk load and echo.py's body: the httptools protocol on uvloop our"
-        " front is built on (bench/bare_httptools.py), and an ASGI app under uvicorn + httptools + uvloop"
-        " (bench/bare_asgi.py). No server answers through these layers for less.",
+        "The same wrk load and echo.py's body, with nothing of a scoring server: the httptools protocol on uvloop our"
+        " front is built on, answering a constant (bench/bare_httptools.py); the same protocol handing each body to"
+        " a worker process that echoes it back over a socket pair, the floor of a front + worker design like ours"
+        " (bench/bare_hop.py; CPU us/req: front + worker); and an ASGI app under uvicorn + httptools + uvloop,"
+        " answering a constant (bench/bare_asgi.py).",
         "",
         *_table(columns, rows),
     ]
+
+
+def _cpu_split(run: Measurement) -> str:
+    """CPU us per request: the front's alone, or the front's + the workers' when it has some."""
+    front_us, workers_us = run.cpu_us_per_request()
+    return f"{front_us:.0f} + {workers_us:.0f}" if workers_us else f"{front_us:.0f}"
 
 
 def _raw_rows(comparisons: Sequence[Comparison]) -> list[list[str]]:

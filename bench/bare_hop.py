@@ -11,8 +11,9 @@ import struct
 import sys
 from collections import deque
 
-import httptools
 import uvloop
+
+from bare_httptools import Parsed
 
 LENGTH = struct.Struct("!I")
 HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n"
@@ -81,20 +82,10 @@ class WorkerLink(asyncio.Protocol):
         self.buffer = data[position:]
 
 
-class Forward(asyncio.Protocol):
+class Forward(Parsed):
     def __init__(self, link: WorkerLink) -> None:
         self.link = link
         self.body = b""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport: asyncio.Transport = transport  # type: ignore[assignment]
-        self.parser = httptools.HttpRequestParser(self)
-
-    def data_received(self, data: bytes) -> None:
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserError:
-            self.transport.close()
 
     def on_message_begin(self) -> None:
         self.body = b""

@@ -11,7 +11,9 @@ BODY = b'{"data": [[1,2,3,4,5,6,7,8,9,10]]}'
 ANSWER = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (len(BODY), BODY)
 
 
-class Constant(asyncio.Protocol):
+class Parsed(asyncio.Protocol):
+    """A connection whose bytes go to an httptools parser (which calls this object back)."""
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport: asyncio.Transport = transport  # type: ignore[assignment]
         self.parser = httptools.HttpRequestParser(self)
@@ -22,6 +24,8 @@ class Constant(asyncio.Protocol):
         except httptools.HttpParserError:
             self.transport.close()
 
+
+class Constant(Parsed):
     def on_message_complete(self) -> None:
         self.transport.write(ANSWER)
 

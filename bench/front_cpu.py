@@ -1,0 +1,146 @@
+"""The front's own Python per request, without sockets or a second process: the same noise-free figure on every
+run, to measure a change to the request path before and after (wrk runs on this machine drift by up to 30 %).
+
+A real ``Connection`` (httptools, the app, the dispatcher, ids, metrics, the access log) is fed echo.py's
+request as bytes; the worker's end is replaced by a stand-in that encodes each request's frame as the front's
+channel does and answers with the frame a worker sends for echo.py, fed back through a real ``Channel``. What
+is left out is what the kernel and the event loop cost: read, write, epoll, wake-ups (about as much again:
+compare with the front's CPU per request in ``bench/run.sh``).
+
+``python bench/front_cpu.py [--requests N] [--profile]``
+"""
+
+import argparse
+import asyncio
+import cProfile
+import io
+import pstats
+import time
+from collections import deque
+from typing import Any
+
+import uvloop
+
+from mldeploy.scoring import protocol
+from mldeploy.scoring.access_log import AccessLog
+from mldeploy.scoring.app import ScoringApp
+from mldeploy.scoring.bodies import BodyBudget
+from mldeploy.scoring.channel import Channel
+from mldeploy.scoring.config import ServerConfig
+from mldeploy.scoring.connections import ConnectionLimits
+from mldeploy.scoring.dispatch import Job, StreamedReply
+from mldeploy.scoring.front import Front
+from mldeploy.scoring.metrics import ServerMetrics
+from mldeploy.scoring.outputs import encode_result
+from mldeploy.scoring.pool import WorkerPool
+
+BODY = b'{"data": [[1,2,3,4,5,6,7,8,9,10]]}'
+REQUEST = (
+    b"POST /score HTTP/1.1\r\nHost: 127.0.0.1:5001\r\nContent-Type: application/json\r\n"
+    b"Content-Length: %d\r\n\r\n%s" % (len(BODY), BODY)
+)
+FLUSH_EVERY = 1000  # access log lines formatted and written at once, as the server's flush interval does
+
+
+class ClientEnd(asyncio.Transport):
+    """Where the front writes its answers: counted, and the first one kept to be checked."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answers = 0
+        self.first = b""
+
+    def write(self, data: Any) -> None:
+        self.writelines([data])
+
+    def writelines(self, list_of_data: Any) -> None:
+        if not self.answers:
+            self.first = b"".join(list_of_data)
+        self.answers += 1
+
+    def is_closing(self) -> bool:
+        return False
+
+
+class WorkerEnd:
+    """The worker's side of the channel: each request frame encoded as the front's channel does, answered with
+    the frame a worker sends for echo.py."""
+
+    def __init__(self) -> None:
+        status, headers, body, exec_ms = encode_result(BODY.decode(), 0.01)
+        self.reply = b"".join(protocol.reply_parts(status, headers, body, exec_ms))
+        self.replies: list[bytes] = []
+
+    def send_request(self, request: tuple[str, str, str, list[tuple[str, str]], bytes]) -> None:
+        method, path, query, headers, body = request
+        protocol.request_head(method, path, query, headers, len(body))
+        self.replies.append(self.reply)
+
+    def close(self) -> None:
+        pass
+
+
+class Seat:
+    """A worker as the dispatcher sees it."""
+
+    def __init__(self, channel: WorkerEnd) -> None:
+        self.channel = channel
+        self.stream: StreamedReply | None = None
+        self.jobs: deque[Job] = deque()
+        self.retiring = False
+        self.replaced = False
+        self.served = 0
+
+
+async def measure(requests: int, profile: bool) -> None:
+    config = ServerConfig(entry_script="score.py", app_root=".")
+    metrics = ServerMetrics()
+    pool = WorkerPool(config, metrics)
+    log = AccessLog(io.StringIO())
+    app = ScoringApp(pool, metrics, log)
+    limits = ConnectionLimits(config.max_connections, config.max_header_bytes, config.read_timeout_s)
+    connection = Front(app, limits, config.max_body_bytes, BodyBudget(config.max_buffered_bytes)).connection()
+    client = ClientEnd()
+    connection.connection_made(client)
+    worker = WorkerEnd()
+    seat = Seat(worker)
+    replies = Channel()
+    replies.on_message = lambda message: pool.dispatcher.on_reply(seat, message)  # type: ignore[arg-type]
+    replies.expect_replies()
+    pool.dispatcher.hand_out(seat)  # type: ignore[arg-type]
+
+    def one() -> None:
+        connection.data_received(REQUEST)
+        replies.data_received(b"".join(worker.replies))
+        worker.replies.clear()
+        if client.answers % FLUSH_EVERY == 0:
+            log.flush()
+
+    for _ in range(FLUSH_EVERY):
+        one()
+    if not client.first.startswith(b"HTTP/1.1 200 OK\r\n") or client.answers != FLUSH_EVERY:
+        raise SystemExit(f"The front did not answer as a server would: {client.answers} answers, {client.first!r}")
+    profiler = cProfile.Profile() if profile else None
+    if profiler is not None:
+        profiler.enable()
+    started = time.process_time()
+    for _ in range(requests):
+        one()
+    spent = time.process_time() - started
+    if profiler is not None:
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+    note = " (under cProfile: several times the real cost)" if profile else ""
+    print(f"front's Python per request: {spent / requests * 1e6:.1f} us over {requests} requests{note}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=200_000)
+    parser.add_argument("--profile", action="store_true", help="print where the time goes (cProfile)")
+    options = parser.parse_args()
+    uvloop.run(measure(options.requests, options.profile))
+
+
+if __name__ == "__main__":
+    main()

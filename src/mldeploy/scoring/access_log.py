@@ -21,13 +21,21 @@ class AccessLog:
         self._entries: list[Entry] = []
         self._second = -1
         self._stamp = ""
+        self._millisecond = -1
+        self._start = ""
 
     def _prefix(self, now: float) -> str:
-        second = int(now)
-        if second != self._second:
-            self._second = second
-            self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
-        return f"{self._stamp},{int((now - second) * 1000):03d} I [{PID}] mldeploy.access - "
+        """The start of a line: formatted again only when the millisecond changes (under load, many lines
+        share one)."""
+        millisecond = int(now * 1000)
+        if millisecond != self._millisecond:
+            self._millisecond = millisecond
+            second = int(now)
+            if second != self._second:
+                self._second = second
+                self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
+            self._start = f"{self._stamp},{int((now - second) * 1000):03d} I [{PID}] mldeploy.access - "
+        return self._start
 
     def record(self, method: str, path: str, status: int, elapsed_ms: float, size: int) -> None:
         self._entries.append((time.time(), method, path, status, elapsed_ms, size))

@@ -41,8 +41,11 @@ def _plain(value: Any) -> Any:
     )
 
 
+ENCODER = json.JSONEncoder(default=_plain)  # what json.dumps(..., default=_plain) builds on every call
+
+
 def json_reply(status: int, document: Any, failed: bool = False, exec_ms: float | None = None) -> Reply:
-    body = json.dumps({} if document is None else document, default=_plain).encode()
+    body = ENCODER.encode({} if document is None else document).encode()
     return status, [("Content-Type", JSON), (FAILED, str(failed))], body, exec_ms
 
 

@@ -18,12 +18,13 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from . import protocol
 from .channel import Channel
 from .config import ServerConfig
-from .dispatch import Dispatcher, Job, Settle, StreamedReply, WorkerDied
+from .dispatch import Dispatcher, Job, StreamedReply, WorkerDied
 from .metrics import ServerMetrics
 
 logger = logging.getLogger("mldeploy.pool")
@@ -107,10 +108,6 @@ class WorkerPool:
         self.dispatcher.config = config
 
     # ---- requests
-
-    def submit(self, message: Any, settle: Settle) -> None:
-        """Run one request (see ``dispatch``)."""
-        self.dispatcher.submit(message, settle)
 
     @property
     def in_flight(self) -> int:
@@ -333,7 +330,7 @@ class WorkerPool:
         self.ready_count += 1
         self.metrics.workers_ready.set(self.ready_count)
         channel, dispatcher = worker.channel, self.dispatcher
-        channel.on_message = lambda message: dispatcher.on_reply(worker, message)
+        channel.on_message = partial(dispatcher.on_reply, worker)
         channel.on_stream_start = lambda head: dispatcher.on_stream_start(worker, head)
         channel.on_stream_chunk = lambda chunk: dispatcher.on_stream_chunk(worker, chunk)
         channel.on_stream_end = lambda: dispatcher.on_stream_end(worker)

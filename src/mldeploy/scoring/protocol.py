@@ -29,6 +29,9 @@ def encode(message: Any) -> bytes:
     return HEADER.pack(len(payload)) + payload
 
 
+decode = marshal.loads  # a frame's payload -> its message
+
+
 def request_head(method: str, path: str, query: str, headers: list[tuple[str, str]], body_size: int) -> bytes:
     """The frame that precedes a request's body."""
     return encode((method, path, query, headers, body_size))
@@ -38,7 +41,3 @@ def reply_parts(status: int, headers: list[tuple[str, str]], body: bytes, exec_m
     """What a worker writes for one reply: one buffer for a small one, the frame and the body apart otherwise."""
     head = encode((status, headers, exec_ms, len(body)))
     return [head + body] if len(body) < SEPARATE_BODY else [head, body]
-
-
-def decode(payload: bytes) -> Any:
-    return marshal.loads(payload)

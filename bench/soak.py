@@ -31,6 +31,7 @@ from wrk import parse_report
 
 WORKERS = 2
 WINDOW_S = 30
+SETTLE_MAX_S = 5.0  # the longest the front's open files are waited for to settle after a wrk run
 DELAY_MS = 2  # wrk waits this long before each request of a connection: the rate is set by the connection count
 BODY = '{"data": [[1,2,3,4,5,6,7,8,9,10]]}'
 LUA = """
@@ -71,7 +72,14 @@ def wrk(url: str, script: Path, seconds: float, connections: int) -> dict:
 
 
 def open_files(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
+    """The front's open files once the connections of the wrk run that just ended are closed: read until the count
+    holds still for 0.1 s (a loaded machine may leave the front a few turns of its loop behind wrk's exit)."""
+    counts = [len(os.listdir(f"/proc/{pid}/fd"))]
+    deadline = time.monotonic() + SETTLE_MAX_S
+    while time.monotonic() < deadline and (len(counts) < 3 or len(set(counts[-3:])) > 1):
+        time.sleep(0.05)
+        counts.append(len(os.listdir(f"/proc/{pid}/fd")))
+    return counts[-1]
 
 
 def resources(server: Server) -> dict:

@@ -1,5 +1,6 @@
-"""The front's own Python per request, without sockets or a second process: the same noise-free figure on every
-run, to measure a change to the request path before and after (wrk runs on this machine drift by up to 30 %).
+"""The front's own Python per request, without sockets or a second process, to measure a change to the request
+path before and after. Its timings still move with the machine's load (best rounds from 21 to 35 us within a
+minute on the project's VM); for a figure that does not move, count its instructions (bench/README.md).
 
 A real ``Connection`` (httptools, the app, the dispatcher, ids, metrics, the access log) is fed echo.py's
 request as bytes; the worker's end is replaced by a stand-in that encodes each request's frame as the front's

@@ -75,7 +75,7 @@ class ScoringApp:
     def score(self, request: Request, body: bytes | bytearray, settle: Settle) -> None:
         """Hand an admitted request to a worker; ``settle`` gets its reply or why there is none (``answer``
         turns either into the answer)."""
-        self.pool.dispatcher.submit((request.method, request.path, request.query, request.headers, body), settle)
+        self.pool.submit((request.method, request.path, request.query, request.headers, body), settle)
 
     def complete(self, request: Request, answer: Answer) -> Answer:
         """The answer with the ids, CORS and TraceId headers; counted in the metrics and the access log."""
@@ -130,7 +130,7 @@ class ScoringApp:
     @property
     def config(self) -> ServerConfig:
         """The settings of the workers now serving (a reload may change them)."""
-        return self.pool.dispatcher.config
+        return self.pool.config
 
     def _authorized(self, header_map: dict[str, str]) -> bool:
         if self.config.auth_keys != self._keys_of:

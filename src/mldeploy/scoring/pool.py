@@ -24,7 +24,7 @@ from typing import Any
 from . import protocol
 from .channel import Channel
 from .config import ServerConfig
-from .dispatch import Dispatcher, Job, StreamedReply, WorkerDied
+from .dispatch import Dispatcher, Job, Settle, StreamedReply, WorkerDied
 from .metrics import ServerMetrics
 
 logger = logging.getLogger("mldeploy.pool")
@@ -108,6 +108,10 @@ class WorkerPool:
         self.dispatcher.config = config
 
     # ---- requests
+
+    def submit(self, message: Any, settle: Settle) -> None:
+        """Run one request (see ``dispatch``)."""
+        self.dispatcher.submit(message, settle)
 
     @property
     def in_flight(self) -> int:

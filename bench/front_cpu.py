@@ -3,8 +3,8 @@ path before and after. Its timings still move with the machine's load (best roun
 minute on the project's VM); for a figure that does not move, count its instructions (bench/README.md).
 
 A real ``Connection`` (httptools, the app, the dispatcher, ids, metrics, the access log) is fed echo.py's
-request as bytes; the worker's end is replaced by a stand-in that encodes each request's frame as the front's
-channel does and answers with the frame a worker sends for echo.py, fed back through a real ``Channel``. What
+request as bytes; its worker is a real ``Channel`` whose socket is replaced by a stand-in that takes the request
+frames the channel writes and answers each with the frame a worker sends for echo.py, fed back to the channel. What
 is left out is what the kernel and the event loop cost: read, write, epoll, wake-ups (about as much again:
 compare with the front's CPU per request in ``bench/run.sh``).
 
@@ -19,6 +19,7 @@ import pstats
 import statistics
 import time
 from collections import deque
+from functools import partial
 from typing import Any
 
 import uvloop
@@ -65,28 +66,27 @@ class ClientEnd(asyncio.Transport):
         return False
 
 
-class WorkerEnd:
-    """The worker's side of the channel: each request frame encoded as the front's channel does, answered with
-    the frame a worker sends for echo.py."""
+class WorkerEnd(asyncio.Transport):
+    """The worker's socket: each request (a frame and its body) the channel writes is answered with the frame a
+    worker sends for echo.py."""
 
     def __init__(self) -> None:
+        super().__init__()
         status, headers, body, exec_ms = encode_result(BODY.decode(), 0.01)
         self.reply = b"".join(protocol.reply_parts(status, headers, body, exec_ms))
         self.replies: list[bytes] = []
 
-    def send_request(self, request: tuple[str, str, str, list[tuple[str, str]], bytes]) -> None:
-        method, path, query, headers, body = request
-        protocol.request_head(method, path, query, headers, len(body))
-        self.replies.append(self.reply)
+    def writelines(self, list_of_data: Any) -> None:
+        self.replies.extend([self.reply] * (len(list_of_data) // 2))
 
-    def close(self) -> None:
-        pass
+    def is_closing(self) -> bool:
+        return False
 
 
 class Seat:
     """A worker as the dispatcher sees it."""
 
-    def __init__(self, channel: WorkerEnd) -> None:
+    def __init__(self, channel: Channel) -> None:
         self.channel = channel
         self.stream: StreamedReply | None = None
         self.jobs: deque[Job] = deque()
@@ -106,15 +106,17 @@ async def measure(requests: int, profile: bool) -> None:
     client = ClientEnd()
     connection.connection_made(client)
     worker = WorkerEnd()
-    seat = Seat(worker)
-    replies = Channel()
-    replies.on_message = lambda message: pool.dispatcher.on_reply(seat, message)  # type: ignore[arg-type]
-    replies.expect_replies()
+    channel = Channel()
+    channel.connection_made(worker)
+    seat = Seat(channel)
+    channel.on_message = partial(pool.dispatcher.on_reply, seat)  # as the pool routes replies
+    channel.expect_replies()
     pool.dispatcher.hand_out(seat)  # type: ignore[arg-type]
 
     def one() -> None:
         connection.data_received(REQUEST)
-        replies.data_received(b"".join(worker.replies))
+        channel._flush()  # what the event loop calls at the end of its turn
+        channel.data_received(b"".join(worker.replies))
         worker.replies.clear()
         if client.answers % FLUSH_EVERY == 0:
             log.flush()

@@ -3,6 +3,7 @@ holds at once stay within --max-buffered-mb, a request refused with 503 lets go 
 request heads are capped. Memory is read from the front's own /proc status (VmHWM: its peak)."""
 
 import concurrent.futures
+import re
 import socket
 import threading
 import time
@@ -75,3 +76,12 @@ def test_a_huge_request_head_is_refused_without_being_buffered(servers: Servers)
     assert one_chunk.status_code == 431
     assert "over 65536 bytes" in one_chunk.json()["message"]
     assert httpx.post(server.url + "/score", content="x", headers={"X-Fine": "a" * 30_000}).json() == "x"
+    behind_a_body = b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n1" + (
+        b"POST /score HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\nContent-Length: 1\r\n\r\n2" % (b"a" * 70_000)
+    )  # the large head arrives with the end of the request before it (one write)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection:
+        connection.sendall(behind_a_body)
+        answers = b""
+        while chunk := connection.recv(65536):
+            answers += chunk
+    assert re.findall(rb"HTTP/1.1 (\d+)", answers) == [b"200", b"431"], answers[:300]

@@ -12,17 +12,16 @@ import time
 from typing import Any
 from urllib.parse import parse_qsl
 
+from . import wire
 from .access_log import AccessLog
 from .config import ServerConfig
 from .cors import Cors
-from .dispatch import Overloaded, Settle, WorkerDied, WorkerTimedOut
+from .dispatch import Overloaded, WorkerDied, WorkerTimedOut
 from .metrics import ServerMetrics
-from .outputs import OPTIONS_REPLY, Headers, error_reply
+from .outputs import OPTIONS_REPLY, error_reply
 from .pool import WorkerPool
-from .request import Request, RequestIds
+from .request import Answer, Request
 from .swagger import valid_aliases
-
-Answer = tuple[int, Headers, bytes]
 
 KEY_HEADER = "x-mldeploy-key"  # the service key, where Authorization cannot carry it (a Kubernetes API proxy)
 NOT_FOUND = (
@@ -38,7 +37,7 @@ ROUTES = {"/": READ_METHODS, "/score": READ_METHODS | {"POST"}, "/swagger.json":
 
 
 def error_answer(status: int, message: str, **extra: str) -> Answer:
-    reply = error_reply(status, message, **extra)
+    reply = error_reply(status, message, False, **extra)
     return reply[0], reply[1], reply[2]
 
 
@@ -62,8 +61,7 @@ class ScoringApp:
             return error_answer(404, NOT_FOUND)
         if method not in allowed:
             return error_answer(405, NOT_ALLOWED)
-        ids = request.ids = RequestIds(request.header_map)
-        problem = ids.problem()
+        problem = request.read_ids()
         if problem:
             return error_answer(431, problem)
         if path == "/score":
@@ -72,28 +70,29 @@ class ScoringApp:
             return self._health(method)
         return self._swagger(method, request.query)
 
-    def score(self, request: Request, body: bytes | bytearray, settle: Settle) -> None:
-        """Hand an admitted request to a worker; ``settle`` gets its reply or why there is none (``answer``
+    def score(self, request: Request, body: bytes | bytearray) -> None:
+        """Hand an admitted request to a worker; its ``settle`` gets the reply or why there is none (``answer``
         turns either into the answer)."""
-        self.pool.submit((request.method, request.path, request.query, request.headers, body), settle)
+        request.message = (request.method, request.path, request.query, request.headers, body)
+        self.pool.submit(request)
 
-    def complete(self, request: Request, answer: Answer) -> Answer:
-        """The answer with the ids, CORS and TraceId headers; counted in the metrics and the access log."""
-        status, out, payload = answer
-        path = request.path
-        if request.ids is not None:
-            out = out + request.ids.headers()
-            if self.config.cors_origins:
-                out += self._cors().headers(request.method, request.header_map)
+    def complete(self, request: Request, status: int, size: int) -> str:
+        """The header lines every answer adds (ids, CORS, TraceId); the answer (its status, its payload's
+        ``size``) is counted in the metrics and the access log."""
+        lines = request.id_lines()
+        if lines:
+            origins = self.config.cors_origins
+            if origins:
+                lines += wire.header_lines(self._cors(origins).headers(request.method, request.header_map))
         traceid = request.header_map.get("traceid")
         if traceid is not None:
-            out.append(("TraceId", traceid))
-        elapsed = time.perf_counter() - request.started
-        known = path in ROUTES or path == "/metrics"
-        self.metrics.observe(path if known else "other", status, elapsed)
+            lines += f"TraceId: {traceid}\r\n"
+        elapsed = time.perf_counter() - request.received
+        path = request.path
+        self.metrics.observe(path if path in ROUTES or path == "/metrics" else "other", status, elapsed)
         if path != "/":
-            self.access_log.record(request.method, path, status, elapsed * 1000, len(payload))
-        return status, out, payload
+            self.access_log.record(request.method, path, status, elapsed * 1000, size)
+        return lines
 
     def _health(self, method: str) -> Answer:
         if method == "OPTIONS":
@@ -121,8 +120,7 @@ class ScoringApp:
             )
         return 200, [("Content-Type", "application/json"), ("x-ms-run-function-failed", "False")], document
 
-    def _cors(self) -> Cors:
-        origins = self.config.cors_origins or ""
+    def _cors(self, origins: str) -> Cors:
         if self._cors_rules is None or self._cors_rules[0] != origins:
             self._cors_rules = (origins, Cors(origins))
         return self._cors_rules[1]

@@ -50,12 +50,13 @@ class Overloaded(Exception):
 
 
 class Job:
-    """One scoring request: its message, who is told its outcome (once), and its deadline."""
+    """One scoring request: its message (set when it is submitted), who is told its outcome (once), and its
+    deadline. The front's ``Request`` is one."""
 
     __slots__ = ("deadline", "done", "message", "queued_at", "settle", "started")
 
-    def __init__(self, message: Any, settle: Settle) -> None:
-        self.message = message
+    def __init__(self, settle: Settle) -> None:
+        self.message: Any = None
         self.settle = settle
         self.done = False
         self.queued_at = 0.0  # perf_counter() when queued: its wait is measured for the metrics
@@ -128,10 +129,9 @@ class Dispatcher:
         """Scoring requests received and not yet answered (running, written ahead or queued)."""
         return self.running + self._written_ahead + len(self._queue)
 
-    def submit(self, message: Any, settle: Settle) -> None:
-        """Run one request; ``settle(reply, None)`` gets the worker's reply, or ``settle(None, error)``
-        Overloaded, WorkerTimedOut or WorkerDied."""
-        job = Job(message, settle)
+    def submit(self, job: Job) -> None:
+        """Run one request (``job.message``); ``job.settle(reply, None)`` gets the worker's reply, or
+        ``job.settle(None, error)`` Overloaded, WorkerTimedOut or WorkerDied."""
         if self.idle and self.running < self.config.max_concurrent_requests and not self._queue:
             self.queue_wait.observe(0.0)
             self._write(job, self.idle.popleft())
@@ -161,7 +161,8 @@ class Dispatcher:
         job.started = time.perf_counter()
         job.deadline = self._loop.time() + self.config.scoring_timeout_ms / 1000
         self._busy.add(seat)
-        self._watch_soon()
+        if not self._watching:
+            self._watch_soon()
 
     def _watch_soon(self) -> None:
         if not self._watching:
@@ -252,15 +253,16 @@ class Dispatcher:
             if not seat.jobs:
                 seat.channel.close()
             return
-        room = self._room(seat)
-        while self._queue and len(seat.jobs) < room:
-            if not seat.jobs and self.running >= self.config.max_concurrent_requests:
-                break
-            job = self._queue.popleft()
-            if job.done:
-                continue
-            self.queue_wait.observe(time.perf_counter() - job.queued_at)
-            self._write(job, seat)
+        if self._queue:
+            room = self._room(seat)
+            while self._queue and len(seat.jobs) < room:
+                if not seat.jobs and self.running >= self.config.max_concurrent_requests:
+                    break
+                job = self._queue.popleft()
+                if job.done:
+                    continue
+                self.queue_wait.observe(time.perf_counter() - job.queued_at)
+                self._write(job, seat)
         if not seat.jobs:
             self.idle.append(seat)
 

@@ -36,6 +36,20 @@ WAITING, HEAD, BODY, IDLE = range(4)  # where the parser is, for the connection'
 INVALID = "Invalid HTTP request received."
 HEAD_TOO_LARGE = "The request line and headers are over {limit} bytes."
 TOO_MANY = "The server has too many open connections. Retry later."
+KNOWN_NAMES = 256  # header names remembered lower-cased (most clients send the same few), at most
+
+
+def _decoded(raw_headers: list[tuple[bytes, bytes]], names: dict[bytes, str]) -> list[tuple[str, str]]:
+    """Headers as text, names lower-case; ``names``: the names already seen, lower-cased."""
+    headers = []
+    for raw, value in raw_headers:
+        name = names.get(raw)
+        if name is None:
+            name = raw.decode("latin-1").lower()
+            if len(names) < KNOWN_NAMES:
+                names[raw] = name
+        headers.append((name, value.decode("latin-1")))
+    return headers
 
 
 class Front:
@@ -47,6 +61,7 @@ class Front:
         self.max_body_bytes = max_body_bytes
         self.budget = budget
         self.connections: set[Connection] = set()
+        self.header_names: dict[bytes, str] = {}
         self.stopping = False
         self.warn_connections = RateLimitedWarning(
             "Connection refused: %d connections open, the limit (--max-connections)"
@@ -64,19 +79,6 @@ class Front:
             connection.close_when_idle()
 
 
-class Turn:
-    """A parsed request in line to be answered: its body, or its answer when it was refused."""
-
-    __slots__ = ("answer", "body", "close", "raw", "request")
-
-    def __init__(self, request: Request | None, answer: Answer | None = None, raw: bytes = b"") -> None:
-        self.request = request
-        self.answer = answer
-        self.raw = raw  # a complete answer written as it is (a request that could not be parsed)
-        self.body: BodyBuffer | None = None
-        self.close = bool(raw)  # the connection ends after this answer
-
-
 class Connection(asyncio.Protocol):
     def __init__(self, front: Front) -> None:
         self.front = front
@@ -86,13 +88,14 @@ class Connection(asyncio.Protocol):
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.url = b""
         self.raw_headers: list[tuple[bytes, bytes]] = []
-        self.parsing: Turn | None = None  # the request whose body is arriving
-        self.turns: deque[Turn] = deque()  # parsed requests in order; the first is being answered when busy
+        self.parsing: Request | None = None  # the request whose body is arriving
+        self.turns: deque[Request] = deque()  # parsed requests in order; the first is being answered when busy
         self.busy = False
         self.phase = WAITING
         self.since = 0.0
         self.head_bytes = 0  # bytes received since the head began (at least the head's size)
-        self.head_size = 0  # the request line's and headers' own size
+        self.fed = 0  # bytes of the chunks read whole since the last head was complete
+        self.chunk = 0  # the size of the chunk being read: with ``fed``, at least the size of the next head
         self.paused = 0  # reasons to stop reading: a slow reader, requests far ahead, a refusal
         self.pipeline_full = False
         self.timer: asyncio.TimerHandle | None = None
@@ -140,10 +143,12 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.ended or (self.turns and self.turns[-1].close):
             return  # a refusal ends this connection: nothing more is read
+        size = self.chunk = len(data)
         if self.phase != BODY:
-            self.head_bytes += len(data)
+            self.head_bytes += size
         try:
             self.parser.feed_data(data)
+            self.fed += size
         except httptools.HttpParserUpgrade:
             self._close_after_turns()  # no protocol switch here: the request is answered, then the connection ends
         except httptools.HttpParserError as error:
@@ -172,25 +177,24 @@ class Connection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self.url = b""
         self.raw_headers = []
-        self.head_size = 0
         if self.phase == IDLE:  # the next request on a kept-alive connection: timed from now
             self.since = self.loop.time()
         self.phase = HEAD
 
     def on_url(self, url: bytes) -> None:
         self.url += url
-        self.head_size += len(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.raw_headers.append((name, value))
-        self.head_size += len(name) + len(value)
 
     def on_headers_complete(self) -> None:
         parser = self.parser
         self.phase = BODY
         self.since = self.loop.time()
         self.head_bytes = 0
-        headers = [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in self.raw_headers]
+        most = self.fed + self.chunk  # the head's size at most
+        self.fed = 0
+        headers = _decoded(self.raw_headers, self.front.header_names)
         header_map = dict(headers)
         url = self.url
         if url[:1] == b"/" and b"?" not in url and b"%" not in url and b"#" not in url:  # a plain path: most requests
@@ -202,25 +206,30 @@ class Connection(asyncio.Protocol):
                 path = unquote(path, encoding="latin-1")
             query = parts.query.decode("latin-1") if parts.query else ""
         keep_alive = parser.should_keep_alive() and parser.get_http_version() != "1.0"
-        request = Request(parser.get_method().decode("latin-1"), path, query, headers, header_map, keep_alive)
-        limits = self.front.limits
-        if self.head_size > limits.max_header_bytes:
-            self.front.warn_large_head(limits.max_header_bytes)
-            status, out, payload = error_answer(431, HEAD_TOO_LARGE.format(limit=limits.max_header_bytes))
-            self.parsing = Turn(request, (status, [*out, ("Connection", "close")], payload))
-            self.parsing.close = True
+        method = parser.get_method().decode("latin-1")
+        request = self.parsing = Request(method, path, query, headers, header_map, keep_alive, self._settled)
+        limit = self.front.limits.max_header_bytes
+        if most > limit and self._head_size() > limit:
+            self.front.warn_large_head(limit)
+            status, out, payload = error_answer(431, HEAD_TOO_LARGE.format(limit=limit))
+            request.answer = (status, [*out, ("Connection", "close")], payload)
+            request.close = True
             return
-        turn = self.parsing = Turn(request, self.app.admit(request))
-        if turn.answer is None:
+        request.answer = self.app.admit(request)
+        if request.answer is None:
             length = header_map.get("content-length")
             declared = int(length) if length is not None and length.isdigit() else None
             try:
-                turn.body = BodyBuffer(declared, self.front.max_body_bytes, self.front.budget)
+                request.body = BodyBuffer(declared, self.front.max_body_bytes, self.front.budget)
             except BodyRefused as refused:
-                turn.answer = refused.answer
+                request.answer = refused.answer
             else:
                 if not self.turns and header_map.get("expect", "").lower() == "100-continue":
                     self.transport.write(wire.CONTINUE)
+
+    def _head_size(self) -> int:
+        """The request line's and headers' own size."""
+        return len(self.url) + sum(len(name) + len(value) for name, value in self.raw_headers)
 
     def on_body(self, body: bytes) -> None:
         turn = self.parsing
@@ -242,7 +251,7 @@ class Connection(asyncio.Protocol):
 
     # ---- answering, in order
 
-    def _queue(self, turn: Turn) -> None:
+    def _queue(self, turn: Request) -> None:
         self.turns.append(turn)
         if len(self.turns) > MAX_PIPELINED and not self.pipeline_full:
             self.pipeline_full = True
@@ -262,8 +271,7 @@ class Connection(asyncio.Protocol):
                 self._write(self.turns.popleft(), turn.answer)
                 continue
             self.busy = True
-            body = turn.body.data() if turn.body is not None else b""
-            self.app.score(turn.request, body, self._settled)  # type: ignore[arg-type]
+            self.app.score(turn, turn.body.data() if turn.body is not None else b"")
 
     def _settled(self, reply: Any, error: Exception | None) -> None:
         """The worker's reply to the first request in line (or why there is none)."""
@@ -273,23 +281,23 @@ class Connection(asyncio.Protocol):
         self.busy = False
         if self._write(self.turns.popleft(), self.app.answer(reply, error)):
             self._kept()
-        self._next()
+            if self.turns:
+                self._next()
 
-    def _write(self, turn: Turn, answer: Answer, streamed: StreamedReply | None = None) -> bool:
+    def _write(self, request: Request, answer: Answer, streamed: StreamedReply | None = None) -> bool:
         """Write one answer (unless the client left); True when the connection is kept, else it is ended. Of a
         streamed answer only the head is written: the body follows, and the connection is kept or ended after."""
-        if turn.body is not None:
-            turn.body.release()
-            turn.body = None
-        request = turn.request
-        assert request is not None
-        status, headers, payload = self.app.complete(request, answer)
+        if request.body is not None:
+            request.body.release()
+            request.body = None
+        status, headers, payload = answer
+        lines = self.app.complete(request, status, len(payload))
         if self.ended:
             return False
-        keep_alive = request.keep_alive and not turn.close and not self.front.stopping
+        keep_alive = request.keep_alive and not request.close and not self.front.stopping
         head_only = request.method == "HEAD" or streamed is not None
         length = None if streamed is None else streamed.size
-        self.transport.writelines(wire.answer_parts(status, headers, payload, keep_alive, head_only, length))
+        self.transport.writelines(wire.answer_parts(status, headers, payload, keep_alive, head_only, length, lines))
         if not keep_alive and streamed is None:
             self._end()
         return keep_alive
@@ -306,9 +314,8 @@ class Connection(asyncio.Protocol):
 
     def _stream_head(self, reply: StreamedReply) -> None:
         turn = self.turns[0]
-        assert turn.request is not None
         self.stream, reply.sink = reply, self
-        self.stream_body = turn.request.method != "HEAD"
+        self.stream_body = turn.method != "HEAD"
         self.stream_kept = self._write(turn, self.app.answer((reply.status, reply.headers, reply, reply.exec_ms), None),
                                        streamed=reply)  # fmt: skip
 
@@ -338,7 +345,7 @@ class Connection(asyncio.Protocol):
 
     # ---- refusals and the end of a connection
 
-    def _refuse_body(self, turn: Turn) -> None:
+    def _refuse_body(self, turn: Request) -> None:
         """A refused request whose body is still arriving: answered in its turn, unread, then the end."""
         self.parsing = None
         turn.close = True
@@ -350,7 +357,7 @@ class Connection(asyncio.Protocol):
             self.parsing.body.release()
         self.parsing = None
         self._pause()
-        self._queue(Turn(None, raw=wire.raw_answer(status, message)))
+        self._queue(Request.unparsed(wire.raw_answer(status, message)))
 
     def _refuse_large_head(self) -> None:
         self.front.warn_large_head(self.front.limits.max_header_bytes)

@@ -24,7 +24,7 @@ from typing import Any
 from . import protocol
 from .channel import Channel
 from .config import ServerConfig
-from .dispatch import Dispatcher, Job, Settle, StreamedReply, WorkerDied
+from .dispatch import Dispatcher, Job, StreamedReply, WorkerDied
 from .metrics import ServerMetrics
 
 logger = logging.getLogger("mldeploy.pool")
@@ -109,9 +109,9 @@ class WorkerPool:
 
     # ---- requests
 
-    def submit(self, message: Any, settle: Settle) -> None:
+    def submit(self, job: Job) -> None:
         """Run one request (see ``dispatch``)."""
-        self.dispatcher.submit(message, settle)
+        self.dispatcher.submit(job)
 
     @property
     def in_flight(self) -> int:

@@ -1,15 +1,20 @@
-"""One HTTP request as the front holds it while it is answered, and its ids as the reference echoes them."""
+"""One HTTP request as the front holds it from its head to its answer, and its ids as the reference echoes them."""
 
 import time
 from random import getrandbits
 
 from .. import __version__
+from .bodies import BodyBuffer
+from .dispatch import Job, Settle
 from .outputs import Headers
 
 HEADER_LIMIT = 100
 SERVER_VERSION = f"mldeploy/{__version__}"
+VERSION_LINE = f"x-ms-server-version: {SERVER_VERSION}\r\n"
 UUID4_BITS = (0x4 << 76) | (0x2 << 62)  # the version digit 4, the variant bits 10
 UUID4_MASK = ((1 << 128) - 1) ^ (0xF << 76) ^ (0x3 << 62)
+
+Answer = tuple[int, Headers, bytes]
 
 
 def new_request_id() -> str:
@@ -19,56 +24,85 @@ def new_request_id() -> str:
     return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
-class Request:
-    """Method, path (percent-decoded), query string, headers (names lower-case) and what answering needs."""
+class Request(Job):
+    """Method, path (percent-decoded), query string, headers (names lower-case), and what answering it needs:
+    its ids, its body as it arrives, its answer when the front decides it (None while it goes to a worker).
+    A scoring request is the dispatcher's job itself (``Job``): one object per request."""
 
-    __slots__ = ("header_map", "headers", "ids", "keep_alive", "method", "path", "query", "started")
+    __slots__ = (
+        "answer", "body", "client", "close", "header_map", "headers", "keep_alive", "legacy", "method", "path",
+        "query", "raw", "received", "request_id",
+    )  # fmt: skip
 
     def __init__(
-        self, method: str, path: str, query: str, headers: Headers, header_map: dict[str, str], keep_alive: bool
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Headers,
+        header_map: dict[str, str],
+        keep_alive: bool,
+        settle: Settle,
     ) -> None:
-        self.started = time.perf_counter()
+        Job.__init__(self, settle)
+        self.received = time.perf_counter()
         self.method = method
         self.path = path
         self.query = query
         self.headers = headers
         self.header_map = header_map
         self.keep_alive = keep_alive
-        self.ids: RequestIds | None = None
+        self.request_id: str | None = None  # None until the ids are read (a request routed to a page of ours)
+        self.legacy = self.client = ""
+        self.answer: Answer | None = None
+        self.body: BodyBuffer | None = None  # while the body is held
+        self.raw = b""  # a complete answer written as it is (a request that could not be parsed)
+        self.close = False  # the connection ends after this answer
 
+    @classmethod
+    def unparsed(cls, raw: bytes) -> "Request":
+        """The place in line of a request that could not be parsed: ``raw`` is written, then the connection ends."""
+        request = cls("", "", "", [], {}, False, _unanswered)
+        request.raw = raw
+        request.close = True
+        return request
 
-class RequestIds:
-    """x-request-id / x-ms-request-id / x-ms-client-request-id handling of the reference."""
-
-    __slots__ = ("client", "legacy", "request")
-
-    def __init__(self, headers: dict[str, str]) -> None:
-        self.request = headers.get("x-request-id") or new_request_id()
+    def read_ids(self) -> str | None:
+        """x-request-id / x-ms-request-id / x-ms-client-request-id as the reference handles them; the 431 message
+        when an id is too long (the ids too long are then not echoed)."""
+        headers = self.header_map
+        request_id = self.request_id = headers.get("x-request-id") or new_request_id()
         legacy = headers.get("x-ms-request-id", "")
         client = headers.get("x-ms-client-request-id", "")
         if legacy:
             client = client or legacy
         else:
-            legacy = client or self.request
+            legacy = client or request_id
         self.legacy = legacy
         self.client = client
-
-    def problem(self) -> str | None:
-        """The 431 message when an id is too long; the ids that are too long are then not echoed."""
-        if len(self.request) > HEADER_LIMIT:
-            self.request = self.legacy = self.client = ""
+        if len(request_id) > HEADER_LIMIT:
+            self.request_id = self.legacy = self.client = ""
             return f"x-request-id must not exceed {HEADER_LIMIT} characters"
-        if len(self.legacy) > HEADER_LIMIT or len(self.client) > HEADER_LIMIT:
+        if len(legacy) > HEADER_LIMIT or len(client) > HEADER_LIMIT:
             self.legacy = self.client = ""
             return f"x-ms-request-id and x-ms-client-request-id must not exceed {HEADER_LIMIT} characters"
         return None
 
-    def headers(self) -> Headers:
-        out = [("x-ms-server-version", SERVER_VERSION)]
-        if self.request:
-            out.append(("x-request-id", self.request))
+    def id_lines(self) -> str:
+        """The answer's header lines for the ids (none before they are read)."""
+        if self.request_id is None:
+            return ""
+        if self.request_id and self.legacy and not self.client:  # most requests: no id sent, or only x-request-id
+            return f"{VERSION_LINE}x-request-id: {self.request_id}\r\nx-ms-request-id: {self.legacy}\r\n"
+        lines = VERSION_LINE
+        if self.request_id:
+            lines += f"x-request-id: {self.request_id}\r\n"
         if self.legacy:
-            out.append(("x-ms-request-id", self.legacy))
+            lines += f"x-ms-request-id: {self.legacy}\r\n"
         if self.client:
-            out.append(("x-ms-client-request-id", self.client))
-        return out
+            lines += f"x-ms-client-request-id: {self.client}\r\n"
+        return lines
+
+
+def _unanswered(reply: object, error: Exception | None) -> None:
+    """A request that is never scored has no reply to settle."""

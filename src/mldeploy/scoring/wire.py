@@ -42,19 +42,28 @@ class _DateHeader:
 date_header = _DateHeader()
 
 
+def header_lines(headers: Headers) -> str:
+    return "".join([f"{name}: {value}\r\n" for name, value in headers])
+
+
 def answer_parts(
-    status: int, headers: Headers, payload: Any, keep_alive: bool, head: bool, length: int | None = None
+    status: int,
+    headers: Headers,
+    payload: Any,
+    keep_alive: bool,
+    head: bool,
+    length: int | None = None,
+    lines: str = "",
 ) -> list[bytes]:
     """What to write for one answer: one buffer for a small one, head and payload apart for a large one.
 
     ``head``: only the head is written (a HEAD request, or an answer whose body follows apart); ``length``:
-    the body's length when it is not ``payload``'s."""
-    lines = "".join([f"{name}: {value}\r\n" for name, value in headers])
+    the body's length when it is not ``payload``'s; ``lines``: header lines already formatted, after ``headers``."""
     top = b"".join(
         (
             STATUS_LINES.get(status) or _status_line(status),
             date_header(),
-            lines.encode("latin-1"),
+            (header_lines(headers) + lines).encode("latin-1"),
             b"content-length: %d\r\n" % (len(payload) if length is None else length),
             b"\r\n" if keep_alive else b"connection: close\r\n\r\n",
         )

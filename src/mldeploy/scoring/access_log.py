@@ -24,30 +24,32 @@ class AccessLog:
         self._millisecond = -1
         self._start = ""
 
-    def _prefix(self, now: float) -> str:
-        """The start of a line: formatted again only when the millisecond changes (under load, many lines
-        share one)."""
-        millisecond = int(now * 1000)
+    def _prefix(self, millisecond: int) -> str:
+        """The start of a line, formatted again only when the millisecond changes (under load, many lines share
+        one)."""
         if millisecond != self._millisecond:
             self._millisecond = millisecond
-            second = int(now)
+            second = millisecond // 1000
             if second != self._second:
                 self._second = second
                 self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
-            self._start = f"{self._stamp},{int((now - second) * 1000):03d} I [{PID}] mldeploy.access - "
+            self._start = f"{self._stamp},{millisecond % 1000:03d} I [{PID}] mldeploy.access - "
         return self._start
 
     def record(self, method: str, path: str, status: int, elapsed_ms: float, size: int) -> None:
         self._entries.append((time.time(), method, path, status, elapsed_ms, size))
 
-    def _line(self, entry: Entry) -> str:
-        now, method, path, status, elapsed_ms, size = entry
-        if not path.isprintable():  # a decoded %0a would start a forged log line: control characters escaped
-            path = path.encode("unicode_escape").decode("ascii")
-        return f"{self._prefix(now)}{method} {path} {status} {elapsed_ms:.3f}ms {size}\n"
-
     def flush(self) -> None:
         if self._entries:
             entries, self._entries = self._entries, []
-            self._stream.write("".join(map(self._line, entries)))
+            lines = []
+            millisecond, prefix = -1, ""
+            for now, method, path, status, elapsed_ms, size in entries:
+                if int(now * 1000) != millisecond:
+                    millisecond = int(now * 1000)
+                    prefix = self._prefix(millisecond)
+                if not path.isprintable():  # a decoded %0a would start a forged log line: control characters escaped
+                    path = path.encode("unicode_escape").decode("ascii")
+                lines.append(f"{prefix}{method} {path} {status} {elapsed_ms:.3f}ms {size}\n")
+            self._stream.write("".join(lines))
         self._stream.flush()

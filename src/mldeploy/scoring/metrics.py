@@ -7,7 +7,9 @@ buckets on every request, which cost the front more than parsing the request did
 """
 
 from bisect import bisect_left
+from collections import defaultdict
 from collections.abc import Iterator
+from functools import partial
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
@@ -46,17 +48,13 @@ class RequestFigures(Collector):
     """Requests answered by route and status, their latency by route, and the queue wait."""
 
     def __init__(self) -> None:
-        self.answered: dict[tuple[str, int], int] = {}
-        self.latency: dict[str, Buckets] = {}
+        self.answered: defaultdict[tuple[str, int], int] = defaultdict(int)
+        self.latency: defaultdict[str, Buckets] = defaultdict(partial(Buckets, LATENCY_BUCKETS))
         self.queue_wait = Buckets(WAIT_BUCKETS)
 
     def observe(self, route: str, status: int, seconds: float) -> None:
-        key = (route, status)
-        self.answered[key] = self.answered.get(key, 0) + 1
-        buckets = self.latency.get(route)
-        if buckets is None:
-            buckets = self.latency[route] = Buckets(LATENCY_BUCKETS)
-        buckets.observe(seconds)
+        self.answered[route, status] += 1
+        self.latency[route].observe(seconds)
 
     def collect(self) -> Iterator[Metric]:
         requests = CounterMetricFamily(

@@ -19,13 +19,14 @@ HEADER = struct.Struct("!I")
 HEADER_SIZE = HEADER.size
 SEPARATE_BODY = 1 << 16  # a body this large is written after its frame, not copied behind it
 
+MARSHAL_VERSION = 2  # no references between objects: encoded and decoded faster for these small messages
 READY = "ready"
 SPARE_START = "start"  # front -> spare worker: ("start", environment) to become a worker of that environment
 INIT_FAILED = "init_failed"
 
 
 def encode(message: Any) -> bytes:
-    payload = marshal.dumps(message)
+    payload = marshal.dumps(message, MARSHAL_VERSION)
     return HEADER.pack(len(payload)) + payload
 
 

@@ -11,8 +11,7 @@ from .outputs import Headers
 HEADER_LIMIT = 100
 SERVER_VERSION = f"mldeploy/{__version__}"
 VERSION_LINE = f"x-ms-server-version: {SERVER_VERSION}\r\n"
-UUID4_BITS = (0x4 << 76) | (0x2 << 62)  # the version digit 4, the variant bits 10
-UUID4_MASK = ((1 << 128) - 1) ^ (0xF << 76) ^ (0x3 << 62)
+VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}  # a digit with the bits 10 on top
 
 Answer = tuple[int, Headers, bytes]
 
@@ -20,8 +19,8 @@ Answer = tuple[int, Headers, bytes]
 def new_request_id() -> str:
     """A random UUID (version 4, RFC 4122 variant) as text, like ``str(uuid.uuid4())``, without a system call:
     request ids must be unique, not secret."""
-    digits = "%032x" % (getrandbits(128) & UUID4_MASK | UUID4_BITS)
-    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+    digits = getrandbits(128).to_bytes(16, "big").hex()  # the version digit 4 and the variant bits replace 6 bits
+    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{VARIANT[digits[16]]}{digits[17:20]}-{digits[20:]}"
 
 
 class Request(Job):

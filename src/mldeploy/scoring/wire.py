@@ -12,12 +12,12 @@ from .outputs import Headers
 LARGE_PAYLOAD = 64 * 1024  # above this, the payload is written on its own rather than copied behind the head
 
 
-def _status_line(status: int) -> bytes:
+def _status_line(status: int) -> str:
     try:
         phrase = HTTPStatus(status).phrase
     except ValueError:
         phrase = ""
-    return f"HTTP/1.1 {status} {phrase}\r\n".encode("latin-1")
+    return f"HTTP/1.1 {status} {phrase}\r\n"
 
 
 STATUS_LINES = {status: _status_line(status) for status in range(100, 600)}
@@ -29,13 +29,13 @@ class _DateHeader:
 
     def __init__(self) -> None:
         self._second = -1
-        self._line = b""
+        self._line = ""
 
-    def __call__(self) -> bytes:
+    def __call__(self) -> str:
         now = time.time()
         if int(now) != self._second:
             self._second = int(now)
-            self._line = f"date: {formatdate(now, usegmt=True)}\r\n".encode("latin-1")
+            self._line = f"date: {formatdate(now, usegmt=True)}\r\n"
         return self._line
 
 
@@ -59,15 +59,16 @@ def answer_parts(
 
     ``head``: only the head is written (a HEAD request, or an answer whose body follows apart); ``length``:
     the body's length when it is not ``payload``'s; ``lines``: header lines already formatted, after ``headers``."""
-    top = b"".join(
-        (
+    top = "".join(
+        [
             STATUS_LINES.get(status) or _status_line(status),
             date_header(),
-            (header_lines(headers) + lines).encode("latin-1"),
-            b"content-length: %d\r\n" % (len(payload) if length is None else length),
-            b"\r\n" if keep_alive else b"connection: close\r\n\r\n",
-        )
-    )
+            *[f"{name}: {value}\r\n" for name, value in headers],
+            lines,
+            f"content-length: {len(payload) if length is None else length}\r\n",
+            "\r\n" if keep_alive else "connection: close\r\n\r\n",
+        ]
+    ).encode("latin-1")
     if head or not payload:
         return [top]
     if len(payload) > LARGE_PAYLOAD:

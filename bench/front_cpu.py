@@ -110,7 +110,7 @@ async def measure(requests: int, profile: bool) -> None:
     channel.connection_made(worker)
     seat = Seat(channel)
     channel.on_message = partial(pool.dispatcher.on_reply, seat)  # as the pool routes replies
-    channel.expect_replies()
+    channel.expect_replies(protocol.HEADERS_NONE)  # what echo.py's worker says: its run() reads no header
     pool.dispatcher.hand_out(seat)  # type: ignore[arg-type]
 
     def one() -> None:

@@ -83,13 +83,22 @@ def test_expect_100_continue_is_answered_before_the_body_is_sent(echo: Server) -
     assert status.startswith(b"HTTP/1.1 200") and answer == b'"later"'
 
 
-def test_http_1_0_gets_its_answer_then_the_connection_closes(echo: Server) -> None:
+@pytest.mark.parametrize("asked", [(), ("Connection: keep-alive",)], ids=["plain", "asking-keep-alive"])
+def test_http_1_0_gets_its_answer_then_the_connection_closes(echo: Server, asked: tuple[str, ...]) -> None:
     with connect(echo) as connection:
-        connection.sendall(post(b"old", AUTH, version="1.0"))
+        connection.sendall(post(b"old", AUTH, *asked, version="1.0"))
         [(status, headers, body)] = read_answers(connection, 1)
         assert status.startswith(b"HTTP/1.1 200") and body == b'"old"'
         assert headers["connection"] == "close"
         assert closed(connection)
+
+
+def test_http_1_1_asking_keep_alive_is_kept(echo: Server) -> None:
+    with connect(echo) as connection:
+        connection.sendall(post(b"one", AUTH, "Connection: keep-alive") + post(b"two", AUTH, "Connection: keep-alive"))
+        answers = read_answers(connection, 2)
+    assert [body for _, _, body in answers] == [b'"one"', b'"two"']
+    assert all("connection" not in headers for _, headers, _ in answers)
 
 
 def test_a_client_that_half_closes_still_reads_its_answer(echo: Server) -> None:

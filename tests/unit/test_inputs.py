@@ -1,4 +1,7 @@
 import inspect
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -48,3 +51,20 @@ def test_request_headers_are_named_as_werkzeug_names_them() -> None:
         "Content-Type": "text/plain",
         "X-Many": "1,2",
     }
+
+
+@pytest.mark.parametrize(
+    ("script", "read"),
+    [("echo.py", "none"), ("schema_numpy.py", "content-type"), ("headers.py", "all"), ("rawhttp_files.py", "all")],
+)
+def test_a_worker_tells_the_front_which_request_headers_its_run_can_read(script: str, read: str) -> None:
+    """The front sends a worker only those (encoding three headers in each request's frame costs more than the
+    rest of the frame); a fresh process per script, as the @rawhttp mark is process-wide."""
+    code = (
+        "import sys; from mldeploy.scoring import shim; shim.install(); "
+        "from mldeploy.scoring.script import ScoringScript, load_module; "
+        "print(ScoringScript(load_module(sys.argv[1])).headers_read)"
+    )
+    path = Path(__file__).parents[1] / "fixtures" / "scripts" / script
+    result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == read

@@ -12,13 +12,12 @@ import time
 from typing import Any
 from urllib.parse import parse_qsl
 
-from . import wire
 from .access_log import AccessLog
 from .config import ServerConfig
 from .cors import Cors
 from .dispatch import Overloaded, WorkerDied, WorkerTimedOut
 from .metrics import ServerMetrics
-from .outputs import OPTIONS_REPLY, error_reply
+from .outputs import OPTIONS_REPLY, error_reply, header_lines
 from .pool import WorkerPool
 from .request import Answer, Request
 from .swagger import valid_aliases
@@ -83,7 +82,7 @@ class ScoringApp:
         if lines:
             origins = self.config.cors_origins
             if origins:
-                lines += wire.header_lines(self._cors(origins).headers(request.method, request.header_map))
+                lines += header_lines(self._cors(origins).headers(request.method, request.header_map))
         traceid = request.header_map.get("traceid")
         if traceid is not None:
             lines += f"TraceId: {traceid}\r\n"
@@ -166,8 +165,8 @@ class ScoringApp:
         """A worker's reply as an answer, or the answer for why there is none."""
         if error is None:
             status, out, payload, exec_ms = result
-            if exec_ms is not None:
-                out.append(("x-ms-run-fn-exec-ms", f"{exec_ms:.3f}"))
+            if exec_ms is not None:  # ``out``: the worker's header lines
+                out += f"x-ms-run-fn-exec-ms: {exec_ms:.3f}\r\n"
             return status, out, payload
         if isinstance(error, Overloaded):
             return self._overloaded()

@@ -25,6 +25,7 @@ class Channel(asyncio.Protocol):
         self._loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
         self._replies = False
+        self._headers = protocol.HEADERS_ALL  # which request headers the worker's run() can read
         self._streaming = 0  # bytes of the reply being streamed still to come
         self.on_message: Callable[[Any], None] = lambda message: None
         self.on_stream_start: Callable[[Any], None] = lambda head: None
@@ -35,8 +36,10 @@ class Channel(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
 
-    def expect_replies(self) -> None:
+    def expect_replies(self, headers: str) -> None:
+        """The worker is ready: frames are replies from now on; ``headers``: the request headers it reads."""
         self._replies = True
+        self._headers = headers
 
     def data_received(self, data: bytes) -> None:
         buffer = self._buffer
@@ -111,6 +114,10 @@ class Channel(asyncio.Protocol):
         The requests given in one turn of the event loop are written together at its end: one system call,
         and one wake-up of the worker, for all of them."""
         method, path, query, headers, body = request
+        if self._headers == protocol.HEADERS_NONE:  # the frame is encoded faster without them (1.1 -> 0.4 us)
+            headers = []
+        elif self._headers == protocol.HEADERS_CONTENT_TYPE:
+            headers = [header for header in headers if header[0] == "content-type"]
         pending = self._pending
         if not pending:
             self._loop.call_soon(self._flush)

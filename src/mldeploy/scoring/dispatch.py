@@ -83,7 +83,7 @@ class StreamedReply:
 
     __slots__ = ("channel", "exec_ms", "headers", "sink", "size", "status")
 
-    def __init__(self, head: tuple[int, list[tuple[str, str]], float | None, int], channel: Channel) -> None:
+    def __init__(self, head: tuple[int, str, float | None, int], channel: Channel) -> None:
         self.status, self.headers, self.exec_ms, self.size = head
         self.channel = channel
         self.sink: Sink | None = None

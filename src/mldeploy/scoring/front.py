@@ -22,7 +22,7 @@ from urllib.parse import unquote
 import httptools
 
 from . import wire
-from .app import Answer, ScoringApp, error_answer
+from .app import ROUTES, Answer, ScoringApp, error_answer
 from .bodies import BodyBudget, BodyBuffer, BodyRefused, RateLimitedWarning
 from .connections import ConnectionLimits
 from .dispatch import StreamedReply
@@ -36,6 +36,7 @@ WAITING, HEAD, BODY, IDLE = range(4)  # where the parser is, for the connection'
 INVALID = "Invalid HTTP request received."
 HEAD_TOO_LARGE = "The request line and headers are over {limit} bytes."
 TOO_MANY = "The server has too many open connections. Retry later."
+ROUTE_PATHS = {path.encode(): path for path in (*ROUTES, "/metrics")}  # a bytes test costs ~0.6 us, a lookup 20 ns
 KNOWN_NAMES = 256  # header names remembered lower-cased (most clients send the same few), at most
 
 
@@ -197,7 +198,10 @@ class Connection(asyncio.Protocol):
         headers = _decoded(self.raw_headers, self.front.header_names)
         header_map = dict(headers)
         url = self.url
-        if url[:1] == b"/" and b"?" not in url and b"%" not in url and b"#" not in url:  # a plain path: most requests
+        path = ROUTE_PATHS.get(url)
+        if path is not None:  # most requests
+            query = ""
+        elif url[:1] == b"/" and b"?" not in url and b"%" not in url and b"#" not in url:  # a plain path
             path, query = url.decode("latin-1"), ""
         else:
             parts = httptools.parse_url(url)
@@ -205,7 +209,9 @@ class Connection(asyncio.Protocol):
             if "%" in path:
                 path = unquote(path, encoding="latin-1")
             query = parts.query.decode("latin-1") if parts.query else ""
-        keep_alive = parser.should_keep_alive() and parser.get_http_version() != "1.0"
+        keep_alive = parser.should_keep_alive()  # an HTTP/1.0 request is not kept alive, even when it asks to be:
+        if keep_alive and "connection" in header_map:  # only a Connection header can make it true for one (the version
+            keep_alive = parser.get_http_version() != "1.0"  # costs 0.4 us: most requests do without)
         method = parser.get_method().decode("latin-1")
         request = self.parsing = Request(method, path, query, headers, header_map, keep_alive, self._settled)
         limit = self.front.limits.max_header_bytes

@@ -41,6 +41,11 @@ def _plain(value: Any) -> Any:
     )
 
 
+def header_lines(headers: Headers) -> str:
+    """Headers as the lines of an HTTP answer's head."""
+    return "".join([f"{name}: {value}\r\n" for name, value in headers])
+
+
 ENCODER = json.JSONEncoder(default=_plain)  # what json.dumps(..., default=_plain) builds on every call
 
 

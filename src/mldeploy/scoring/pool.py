@@ -338,7 +338,7 @@ class WorkerPool:
         channel.on_stream_start = lambda head: dispatcher.on_stream_start(worker, head)
         channel.on_stream_chunk = lambda chunk: dispatcher.on_stream_chunk(worker, chunk)
         channel.on_stream_end = lambda: dispatcher.on_stream_end(worker)
-        channel.expect_replies()
+        channel.expect_replies(info.get("headers", protocol.HEADERS_ALL))
         worker.serving = True
         self.dispatcher.hand_out(worker)
         await worker.channel.closed

@@ -13,7 +13,7 @@ SERVER_VERSION = f"mldeploy/{__version__}"
 VERSION_LINE = f"x-ms-server-version: {SERVER_VERSION}\r\n"
 VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}  # a digit with the bits 10 on top
 
-Answer = tuple[int, Headers, bytes]
+Answer = tuple[int, Headers | str, bytes]  # a worker's headers come already formatted as lines
 
 
 def new_request_id() -> str:

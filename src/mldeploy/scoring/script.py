@@ -11,7 +11,7 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
-from . import inputs
+from . import inputs, protocol
 from .inputs import ClientError, MethodNotHandled
 from .outputs import OPTIONS_REPLY, Headers, Reply, encode_result, error_reply
 from .schema_errors import conversion_error_message
@@ -101,6 +101,15 @@ class ScoringScript:
         else:
             self.style = InputStyle.TEXT
         self.first_parameter = self.parameters[0].name
+
+    @property
+    def headers_read(self) -> str:
+        """Which request headers run() can see (``protocol``): the front sends only those."""
+        if self.style is InputStyle.RAW or self.wants_headers:
+            return protocol.HEADERS_ALL
+        if self.style is InputStyle.SCHEMA:
+            return protocol.HEADERS_CONTENT_TYPE
+        return protocol.HEADERS_NONE
 
     def _arguments(self, method: str, path: str, query: str, headers: Headers, body: bytes) -> dict[str, Any]:
         if self.style is InputStyle.TEXT:

@@ -7,7 +7,7 @@ from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any
 
-from .outputs import Headers
+from .outputs import Headers, header_lines
 
 LARGE_PAYLOAD = 64 * 1024  # above this, the payload is written on its own rather than copied behind the head
 
@@ -42,13 +42,9 @@ class _DateHeader:
 date_header = _DateHeader()
 
 
-def header_lines(headers: Headers) -> str:
-    return "".join([f"{name}: {value}\r\n" for name, value in headers])
-
-
 def answer_parts(
     status: int,
-    headers: Headers,
+    headers: Headers | str,
     payload: Any,
     keep_alive: bool,
     head: bool,
@@ -58,12 +54,13 @@ def answer_parts(
     """What to write for one answer: one buffer for a small one, head and payload apart for a large one.
 
     ``head``: only the head is written (a HEAD request, or an answer whose body follows apart); ``length``:
-    the body's length when it is not ``payload``'s; ``lines``: header lines already formatted, after ``headers``."""
+    the body's length when it is not ``payload``'s; ``headers``: (name, value) pairs, or lines already
+    formatted (a worker's); ``lines``: more lines already formatted, after them."""
     top = "".join(
         [
             STATUS_LINES.get(status) or _status_line(status),
             date_header(),
-            *[f"{name}: {value}\r\n" for name, value in headers],
+            headers if isinstance(headers, str) else header_lines(headers),
             lines,
             f"content-length: {len(payload) if length is None else length}\r\n",
             "\r\n" if keep_alive else "connection: close\r\n\r\n",

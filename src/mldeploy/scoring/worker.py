@@ -128,6 +128,7 @@ def _start_script(entry_script: str, app_root: str, debug_errors: bool) -> tuple
         "swagger": documents,
         "swagger_versions": versions,
         "style": script.style.value,
+        "headers": script.headers_read,
         "preload": _preloadable(app_root),
         "legacy": legacy.report(),
     }

@@ -8,15 +8,20 @@ frames the channel writes and answers each with the frame a worker sends for ech
 is left out is what the kernel and the event loop cost: read, write, epoll, wake-ups (about as much again:
 compare with the front's CPU per request in ``bench/run.sh``).
 
-``python bench/front_cpu.py [--requests N] [--profile]``
+``python bench/front_cpu.py [--requests N] [--profile | --instructions]``
 """
 
 import argparse
 import asyncio
 import cProfile
 import io
+import os
 import pstats
+import re
+import shutil
 import statistics
+import subprocess
+import sys
 import time
 from collections import deque
 from functools import partial
@@ -144,11 +149,36 @@ async def measure(requests: int, profile: bool) -> None:
     )
 
 
+def count_instructions(requests: int) -> None:
+    """Instructions per request, which do not move with the machine's load: this program run twice under
+    valgrind's cachegrind, ``requests`` apart, the difference divided (start-up and warm-up cancel out)."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise SystemExit("Counting instructions needs valgrind: apt-get install -y valgrind")
+    counts = []
+    for count in (ROUNDS, ROUNDS + requests):
+        command = [valgrind, "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+                   sys.executable, __file__, "--requests", str(count)]  # fmt: skip
+        result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+        found = re.search(r"I\s+refs:\s+([\d,]+)", result.stderr)
+        if result.returncode != 0 or found is None:
+            raise SystemExit(f"valgrind did not run the harness to its end:\n{result.stderr[-2000:]}")
+        counts.append(int(found.group(1).replace(",", "")))
+    per_request = (counts[1] - counts[0]) / requests
+    print(f"front's instructions per request: {per_request:,.0f} (cachegrind, counted over {requests} requests)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=200_000)
     parser.add_argument("--profile", action="store_true", help="print where the time goes (cProfile)")
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions per request under valgrind (10,000 requests)"
+    )
     options = parser.parse_args()
+    if options.instructions:
+        count_instructions(10_000 if options.requests == parser.get_default("requests") else options.requests)
+        return
     uvloop.run(measure(options.requests, options.profile))
 
 

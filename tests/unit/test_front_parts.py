@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 from mldeploy.scoring.metrics import ServerMetrics
 from mldeploy.scoring.request import new_request_id
@@ -52,3 +53,12 @@ def test_the_scoring_server_process_loads_neither_the_registry_nor_the_web_stack
     code = "import sys, mldeploy.cli, mldeploy.scoring.server; print(sorted({m.split('.')[0] for m in sys.modules}))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert not [name for name in heavy if f"'{name}'" in loaded], loaded
+
+
+def test_the_harness_of_the_front_s_cost_still_drives_a_real_connection_to_real_answers() -> None:
+    """bench/front_cpu.py reaches into the front (a connection, a channel, the dispatcher); it stops with an error
+    when the answers it gets are not a server's."""
+    harness = Path(__file__).parents[2] / "bench" / "front_cpu.py"
+    run = subprocess.run([sys.executable, str(harness), "--requests", "2000"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "front's Python per request:" in run.stdout

@@ -92,6 +92,26 @@ def test_after_a_restart_of_the_machine_start_all_brings_back_every_stopped_serv
     assert Webservice(workspace, "running")._record.pid == pid
 
 
+def test_a_pid_given_to_another_services_server_is_not_taken_for_the_ended_one(
+    workspace: Workspace, model: Model, project: Path
+) -> None:
+    """Process ids come round again (pid_max is 32,768 on the project's machine; a CI run wraps around): a service
+    whose server ended must not count another service's server, given the same pid, as its own, nor stop it."""
+    config = InferenceConfig(entry_script="score.py")
+    ended, other = (Model.deploy(workspace, name, [model], config) for name in ("ended", "other"))
+    for service in (ended, other):
+        service.wait_for_deployment()
+    kill(ended, whole_group=True)
+    record = ended._record
+    record.pid = other._record.pid  # what the kernel may do once the ended server's pid is free
+    record.save()
+    stale = Webservice(workspace, "ended")
+    assert stale.state == "Failed"
+    stale.delete()
+    assert other.state == "Healthy"
+    assert "result" in json.loads(other.run(SAMPLE))
+
+
 @pytest.mark.slow
 def test_a_docker_service_whose_container_is_gone_gets_a_new_one_from_its_image(
     docker_client: Any,  # noqa: F811

@@ -56,8 +56,9 @@ def check_port(port: int) -> None:
             ) from None
 
 
-def _alive(pid: int | None, marker: bytes = SERVER) -> bool:
-    """The process exists and is not a zombie, and is still ours: its command line holds ``marker``."""
+def _alive(pid: int | None, argument: bytes) -> bool:
+    """The process exists and is not a zombie, and is still the one meant: ``argument`` is one of its command
+    line's arguments (a process id is given to another process once its own has ended)."""
     if pid is None:
         return False
     try:
@@ -65,7 +66,18 @@ def _alive(pid: int | None, marker: bytes = SERVER) -> bool:
         command = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z" and marker in command
+    return stat.rsplit(")", 1)[1].split()[0] != "Z" and argument in command.split(b"\0")
+
+
+def _serving(record: ServiceRecord) -> bool:
+    """The service's server runs: its recorded pid runs this service's config, not another service's server
+    that was given the same pid after this one ended (pid_max can be 32,768: process ids come round again)."""
+    return _alive(record.pid, _config_argument(record.path))
+
+
+def _config_argument(folder: Path) -> bytes:
+    """The server's last command line argument: the config of the service in ``folder`` (``_launch``)."""
+    return str(folder / "server.json").encode()
 
 
 def _watcher_of(pid: int) -> int | None:
@@ -113,20 +125,20 @@ def _listens(pid: int, port: int) -> bool:
 def stop_strays(folder: Path) -> None:
     """Stop the scoring servers started from ``folder``'s config that no record tracks (their deployer was killed
     between starting them and saving the record), before the folder is removed."""
-    config = str(folder / "server.json").encode()
+    config = _config_argument(folder)
     for entry in Path("/proc").iterdir():
         try:
             command = (entry / "cmdline").read_bytes().split(b"\0") if entry.name.isdigit() else []
         except OSError:
             continue
-        if b"mldeploy.scoring" in command and config in command:
-            _stop_group(int(entry.name))
+        if SERVER in command and config in command:
+            _stop_group(int(entry.name), config)
 
 
-def _stop_group(pid: int) -> None:
-    """Stop a server, its workers and its watcher (their process group), gracefully first; return once the server
-    and its watcher (which records the exit in the service's folder) are gone."""
-    if not _alive(pid):
+def _stop_group(pid: int, config: bytes) -> None:
+    """Stop a server (of ``config``), its workers and its watcher (their process group), gracefully first; return
+    once the server and its watcher (which records the exit in the service's folder) are gone."""
+    if not _alive(pid, config):
         return
     group = os.getpgid(pid)
     if group == os.getpgid(0):
@@ -134,9 +146,9 @@ def _stop_group(pid: int) -> None:
     watcher = _watcher_of(pid)
     os.killpg(group, signal.SIGTERM)
     deadline = time.monotonic() + STOP_GRACE_S
-    while (_alive(pid) or _alive(watcher, WATCHER)) and time.monotonic() < deadline:
+    while (_alive(pid, config) or _alive(watcher, WATCHER)) and time.monotonic() < deadline:
         time.sleep(POLL_S)
-    if _alive(pid) or _alive(watcher, WATCHER):
+    if _alive(pid, config) or _alive(watcher, WATCHER):
         os.killpg(group, signal.SIGKILL)
 
 
@@ -210,7 +222,7 @@ class LocalTarget:
     def apply(self, record: ServiceRecord, config: ServerConfig) -> int:
         """A rolling reload: the server reads its config file again; the old workers serve until the new are
         ready. A server that is not running (it failed, or stopped) is started with ``config``."""
-        if not _alive(record.pid):
+        if not _serving(record):
             self.start(record, config)
             return 0
         record.write_config(config)
@@ -223,7 +235,7 @@ class LocalTarget:
         except FileNotFoundError as error:
             raise DeploymentError(str(error)) from None
         app_folder.copy_code(record.app_root, script, source)
-        if not _alive(record.pid):
+        if not _serving(record):
             self.start(record, ServerConfig.from_file(str(record.config_file)))
             return 0
         return self.signal_reload(record)
@@ -238,19 +250,19 @@ class LocalTarget:
         record.save()
         deadline = time.monotonic() + LISTEN_TIMEOUT_S
         while not _listens(record.pid, record.port) and time.monotonic() < deadline:
-            if not _alive(record.pid):
+            if not _serving(record):
                 check_port(record.port)
                 return
             time.sleep(POLL_S)
 
     def running(self, record: ServiceRecord) -> bool:
-        return _alive(record.pid)
+        return _serving(record)
 
     def post(self, record: ServiceRecord, body: bytes) -> tuple[int, bytes]:
         return post_direct(record, body)
 
     def state(self, record: ServiceRecord) -> ServiceState:
-        if not _alive(record.pid):
+        if not _serving(record):
             return ServiceState.FAILED
         if healthy(record.port):
             return ServiceState.HEALTHY
@@ -266,7 +278,7 @@ class LocalTarget:
             new = bool(status) and status["generation"] > generation
             if new and status["state"] == "failed":
                 raise DeploymentError(failure_message(record, status.get("report"), self.logs(record, LOG_LINES)))
-            if not _alive(record.pid):
+            if not _serving(record):
                 if not record.path.exists():
                     raise DeploymentError(
                         f"Service {record.name!r} was deleted (by another process) before it became healthy."
@@ -292,7 +304,7 @@ class LocalTarget:
 
     def signal_reload(self, record: ServiceRecord) -> int:
         """Ask the server to replace its workers; the generation the new workers must pass."""
-        if not _alive(record.pid):
+        if not _serving(record):
             raise base.not_running(record)
         status = record.status()
         generation = status["generation"] if status else 0
@@ -301,4 +313,4 @@ class LocalTarget:
 
     def stop(self, record: ServiceRecord) -> None:
         if record.pid is not None:
-            _stop_group(record.pid)
+            _stop_group(record.pid, _config_argument(record.path))

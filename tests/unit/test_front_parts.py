@@ -35,15 +35,15 @@ def test_latency_buckets_hold_values_up_to_their_bound_as_prometheus_counts_them
 
 
 def test_an_answer_carries_its_length_and_closes_only_when_asked() -> None:
-    [kept] = answer_parts(200, [("Content-Type", "application/json")], b"[1]", keep_alive=True, head=False)
+    [kept] = answer_parts(200, "Content-Type: application/json\r\n", b"[1]", keep_alive=True, head=False)
     assert kept.startswith(b"HTTP/1.1 200 OK\r\ndate: ") and kept.endswith(
         b"\r\nContent-Type: application/json\r\ncontent-length: 3\r\n\r\n[1]"
     )
-    [closing] = answer_parts(418, [], b"", keep_alive=False, head=False)
+    [closing] = answer_parts(418, "", b"", keep_alive=False, head=False)
     assert closing.startswith(b"HTTP/1.1 418 I'm a Teapot\r\n") and closing.endswith(b"connection: close\r\n\r\n")
-    [head] = answer_parts(200, [], b"x" * 10, keep_alive=True, head=True)
+    [head] = answer_parts(200, "", b"x" * 10, keep_alive=True, head=True)
     assert head.endswith(b"content-length: 10\r\n\r\n")
-    top, payload = answer_parts(200, [], b"y" * 100_000, keep_alive=True, head=False)
+    top, payload = answer_parts(200, "", b"y" * 100_000, keep_alive=True, head=False)
     assert payload == b"y" * 100_000 and top.endswith(b"content-length: 100000\r\n\r\n")
 
 

@@ -19,8 +19,9 @@ from .dispatch import Overloaded, WorkerDied, WorkerTimedOut
 from .metrics import ServerMetrics
 from .outputs import OPTIONS_REPLY, error_reply, header_lines
 from .pool import WorkerPool
-from .request import Answer, Request
+from .request import Request
 from .swagger import valid_aliases
+from .wire import JSON_LINES, RETRY_LATER, Answer
 
 KEY_HEADER = "x-mldeploy-key"  # the service key, where Authorization cannot carry it (a Kubernetes API proxy)
 NOT_FOUND = (
@@ -28,16 +29,20 @@ NOT_FOUND = (
     "spelling and try again."
 )
 NOT_ALLOWED = "The method is not allowed for the requested URL."
-HEALTHY: Answer = (200, [("Content-Type", "text/html; charset=utf-8")], b"Healthy")
-ALLOW_GET = [("Content-Type", "text/html; charset=utf-8"), ("Allow", "GET, HEAD, OPTIONS")]
+HTML_LINES = "Content-Type: text/html; charset=utf-8\r\n"
+HEALTHY: Answer = (200, HTML_LINES, b"Healthy")
+ALLOW_GET: Answer = (200, f"{HTML_LINES}Allow: GET, HEAD, OPTIONS\r\n", b"")
+SWAGGER_LINES = f"{JSON_LINES}x-ms-run-function-failed: False\r\n"
+OPTIONS_ANSWER: Answer = (OPTIONS_REPLY[0], header_lines(OPTIONS_REPLY[1]), OPTIONS_REPLY[2])
 SWAGGER_ALIASES = valid_aliases()
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ROUTES = {"/": READ_METHODS, "/score": READ_METHODS | {"POST"}, "/swagger.json": READ_METHODS}
 
 
-def error_answer(status: int, message: str, **extra: str) -> Answer:
-    reply = error_reply(status, message, False, **extra)
-    return reply[0], reply[1], reply[2]
+def error_answer(status: int, message: str, *lines: str) -> Answer:
+    """The reference's JSON error answer, with more header ``lines`` after its own."""
+    reply = error_reply(status, message)
+    return reply[0], header_lines(reply[1]) + "".join(lines), reply[2]
 
 
 class ScoringApp:
@@ -56,7 +61,7 @@ class ScoringApp:
         allowed = ROUTES.get(path)
         if allowed is None:
             if path == "/metrics" and method in ("GET", "HEAD"):
-                return 200, [("Content-Type", self.metrics.content_type)], self.metrics.render()
+                return 200, f"Content-Type: {self.metrics.content_type}\r\n", self.metrics.render()
             return error_answer(404, NOT_FOUND)
         if method not in allowed:
             return error_answer(405, NOT_ALLOWED)
@@ -95,14 +100,14 @@ class ScoringApp:
 
     def _health(self, method: str) -> Answer:
         if method == "OPTIONS":
-            return 200, list(ALLOW_GET), b""
+            return ALLOW_GET
         if self.pool.ready_count:
-            return HEALTHY[0], list(HEALTHY[1]), HEALTHY[2]
+            return HEALTHY
         return error_answer(503, "The scoring script's init() has not finished in any worker yet.")
 
     def _swagger(self, method: str, query: str) -> Answer:
         if method == "OPTIONS":
-            return 200, list(ALLOW_GET), b""
+            return ALLOW_GET
         info = self.pool.info
         if info is None:
             return error_answer(503, "The scoring script has not started yet; try again once GET / answers Healthy.")
@@ -117,7 +122,7 @@ class ScoringApp:
                 f"Swagger version [{version}] is not supported for the scoring script. "
                 f"Supported swagger versions: [{supported}].",
             )
-        return 200, [("Content-Type", "application/json"), ("x-ms-run-function-failed", "False")], document
+        return 200, SWAGGER_LINES, document
 
     def _cors(self, origins: str) -> Cors:
         if self._cors_rules is None or self._cors_rules[0] != origins:
@@ -147,19 +152,20 @@ class ScoringApp:
         if self._authorized(request.header_map):
             return None
         if request.method == "OPTIONS":  # a CORS preflight carries no key: answered here, run() never sees it
-            return OPTIONS_REPLY[0], list(OPTIONS_REPLY[1]), OPTIONS_REPLY[2]
-        status, out, payload = error_answer(
-            401, "Authentication failed: send the service key as the header 'Authorization: Bearer <key>'."
+            return OPTIONS_ANSWER
+        return error_answer(
+            401,
+            "Authentication failed: send the service key as the header 'Authorization: Bearer <key>'.",
+            "WWW-Authenticate: Bearer\r\n",
         )
-        return status, [*out, ("WWW-Authenticate", "Bearer")], payload
 
     def _overloaded(self) -> Answer:
-        status, out, payload = error_answer(
+        return error_answer(
             503,
             f"The service is busy: all {self.config.max_concurrent_requests} request slots stayed taken for "
             f"{self.config.max_request_wait_ms} ms. Retry later, or add workers or replicas.",
+            RETRY_LATER,
         )
-        return status, [*out, ("Retry-After", "1")], payload
 
     def answer(self, result: Any, error: Exception | None) -> Answer:
         """A worker's reply as an answer, or the answer for why there is none."""

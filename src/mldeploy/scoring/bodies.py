@@ -9,11 +9,11 @@ against ``max_buffered_bytes``; a request that would pass it is answered 503 bef
 import logging
 import time
 
-from .outputs import Headers, error_reply
+from .outputs import error_reply, header_lines
+from .wire import RETRY_LATER, Answer
 
 logger = logging.getLogger("mldeploy.server")
 
-Answer = tuple[int, Headers, bytes]
 WARNING_INTERVAL_S = 10.0
 MIB = 1024 * 1024
 PREALLOCATED_FROM = 64 * 1024  # bodies of known size above this go into one buffer
@@ -28,10 +28,10 @@ OVER_BUDGET = (
 class BodyRefused(Exception):
     """The body cannot be taken; ``answer`` is what the client gets (the connection is then closed)."""
 
-    def __init__(self, status: int, message: str, *extra: tuple[str, str]) -> None:
+    def __init__(self, status: int, message: str, *extra: str) -> None:
         super().__init__(message)
         reply = error_reply(status, message)
-        self.answer: Answer = (reply[0], [*reply[1], ("Connection", "close"), *extra], reply[2])
+        self.answer: Answer = (reply[0], "".join([header_lines(reply[1]), "Connection: close\r\n", *extra]), reply[2])
 
 
 class RateLimitedWarning:
@@ -62,9 +62,7 @@ class BodyBudget:
     def reserve(self, size: int) -> None:
         if self.held + size > self.limit:
             self.warn(self.held / MIB, self.limit / MIB)
-            raise BodyRefused(
-                503, OVER_BUDGET.format(held=self.held / MIB, limit=self.limit / MIB), ("Retry-After", "1")
-            )
+            raise BodyRefused(503, OVER_BUDGET.format(held=self.held / MIB, limit=self.limit / MIB), RETRY_LATER)
         self.held += size
 
     def release(self, size: int) -> None:

@@ -22,11 +22,12 @@ from urllib.parse import unquote
 import httptools
 
 from . import wire
-from .app import ROUTES, Answer, ScoringApp, error_answer
+from .app import ROUTES, ScoringApp, error_answer
 from .bodies import BodyBudget, BodyBuffer, BodyRefused, RateLimitedWarning
 from .connections import ConnectionLimits
 from .dispatch import StreamedReply
 from .request import Request
+from .wire import Answer
 
 logger = logging.getLogger("mldeploy.server")
 
@@ -217,8 +218,7 @@ class Connection(asyncio.Protocol):
         limit = self.front.limits.max_header_bytes
         if most > limit and self._head_size() > limit:
             self.front.warn_large_head(limit)
-            status, out, payload = error_answer(431, HEAD_TOO_LARGE.format(limit=limit))
-            request.answer = (status, [*out, ("Connection", "close")], payload)
+            request.answer = error_answer(431, HEAD_TOO_LARGE.format(limit=limit), "Connection: close\r\n")
             request.close = True
             return
         request.answer = self.app.admit(request)

@@ -57,6 +57,21 @@ class Worker:
         return self.process.pid
 
 
+def _other_version(version: Any) -> dict[str, Any]:
+    """Why a worker that reports another frame protocol than this server's cannot serve here."""
+    return {
+        "summary": [
+            f"mldeploy changed on disk since this server started: a new worker speaks frame protocol {version}, "
+            f"this server {protocol.VERSION}, so it cannot serve here."
+        ],
+        "fix": f"Restart the server (pid {os.getpid()}) so that it and its workers run the same mldeploy: start "
+        "`mldeploy serve` again, or for a deployed local service stop that process and run "
+        "`mldeploy service start NAME`.",
+        "traceback": "",
+        "permanent": True,
+    }
+
+
 def _exit_description(returncode: int | None) -> str:
     if returncode is None:
         return "is still running"
@@ -254,6 +269,9 @@ class WorkerPool:
         await asyncio.wait([first, worker.channel.closed], return_when=asyncio.FIRST_COMPLETED)
         if first.done():
             kind, payload = first.result()
+            if kind == protocol.READY and payload.get("protocol") != protocol.VERSION:
+                worker.channel.close()  # it exits on reading the end of its channel
+                return protocol.INIT_FAILED, _other_version(payload.get("protocol"))
             return kind, payload
         returncode = await worker.process.wait()
         return protocol.INIT_FAILED, {
@@ -307,7 +325,11 @@ class WorkerPool:
                 await asyncio.sleep(delay)
 
     def _give_up(self, generation: Generation, report: dict[str, Any]) -> None:
-        if generation.number == 1 and not generation.ready:
+        if generation.ready:  # a worker that died could not be restarted: the serving generation goes on without it
+            logger.error("A worker could not be restarted: %s %s The other workers keep serving.",
+                         " ".join(report.get("summary", [])), report.get("fix", ""))  # fmt: skip
+            return
+        if generation.number == 1:
             if not self.failure.done():
                 self.failure.set_result(report)
             return
@@ -338,7 +360,7 @@ class WorkerPool:
         channel.on_stream_start = lambda head: dispatcher.on_stream_start(worker, head)
         channel.on_stream_chunk = lambda chunk: dispatcher.on_stream_chunk(worker, chunk)
         channel.on_stream_end = lambda: dispatcher.on_stream_end(worker)
-        channel.expect_replies(info.get("headers", protocol.HEADERS_ALL))
+        channel.expect_replies(info["headers"])
         worker.serving = True
         self.dispatcher.hand_out(worker)
         await worker.channel.closed

@@ -6,7 +6,9 @@ code, so marshal (fast, stdlib, handles bytes/str/tuples/lists/dicts) is safe he
 Front -> worker, per request: a frame ``(method, path, query_string, headers, body_size)`` with headers a
 list of ``(name, value)`` (only those run() can read: ``info["headers"]``), then the body's ``body_size``
 bytes as they are (a large body is not copied into the frame).
-Worker -> front, once after start: ``("ready", info)`` or ``("init_failed", report)``; ``info["headers"]`` says
+Worker -> front, once after start: ``("ready", info)`` or ``("init_failed", report)``. ``info["protocol"]`` is
+``VERSION``: the front serves only with workers of its own version (a worker started after mldeploy was upgraded
+or changed on disk, while the front kept running, may frame replies differently). ``info["headers"]`` says
 which request headers its run() can read: ``HEADERS_ALL``, ``HEADERS_CONTENT_TYPE`` (a schema-decorated run()
 is given the body's keys, checked against the Content-Type) or ``HEADERS_NONE``.
 Worker -> front, per request: a frame ``(status, header_lines, exec_ms, body_size)`` (the headers formatted as
@@ -24,6 +26,7 @@ HEADER = struct.Struct("!I")
 HEADER_SIZE = HEADER.size
 SEPARATE_BODY = 1 << 16  # a body this large is written after its frame, not copied behind it
 
+VERSION = 1  # of these frames' contents; the ready frame's shape (a length, then marshal's ("ready", info)) stays
 MARSHAL_VERSION = 2  # no references between objects: encoded and decoded faster for these small messages
 HEADERS_ALL, HEADERS_CONTENT_TYPE, HEADERS_NONE = "all", "content-type", "none"
 LINES_KEPT = 64  # header lists whose lines are remembered (a JSON reply's are one of two)

@@ -7,13 +7,12 @@ from .. import __version__
 from .bodies import BodyBuffer
 from .dispatch import Job, Settle
 from .outputs import Headers
+from .wire import Answer
 
 HEADER_LIMIT = 100
 SERVER_VERSION = f"mldeploy/{__version__}"
 VERSION_LINE = f"x-ms-server-version: {SERVER_VERSION}\r\n"
 VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}  # a digit with the bits 10 on top
-
-Answer = tuple[int, Headers | str, bytes]  # a worker's headers come already formatted as lines
 
 
 def new_request_id() -> str:
@@ -91,8 +90,6 @@ class Request(Job):
         """The answer's header lines for the ids (none before they are read)."""
         if self.request_id is None:
             return ""
-        if self.request_id and self.legacy and not self.client:  # most requests: no id sent, or only x-request-id
-            return f"{VERSION_LINE}x-request-id: {self.request_id}\r\nx-ms-request-id: {self.legacy}\r\n"
         lines = VERSION_LINE
         if self.request_id:
             lines += f"x-request-id: {self.request_id}\r\n"

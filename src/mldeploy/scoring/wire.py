@@ -1,5 +1,8 @@
 """HTTP/1.1 answers as bytes: the status line, a Date header (formatted once a second), the headers given,
-Content-Length, and Connection: close when the connection ends after this answer."""
+Content-Length, and Connection: close when the connection ends after this answer.
+
+An answer's headers are held as the lines of its head already formatted (a worker sends them so; the front's
+own answers are mostly constants): formatted once, never per request."""
 
 import json
 import time
@@ -7,9 +10,11 @@ from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any
 
-from .outputs import Headers, header_lines
-
 LARGE_PAYLOAD = 64 * 1024  # above this, the payload is written on its own rather than copied behind the head
+JSON_LINES = "content-type: application/json\r\n"
+RETRY_LATER = "Retry-After: 1\r\n"
+
+Answer = tuple[int, str, bytes]  # status, header lines, payload
 
 
 def _status_line(status: int) -> str:
@@ -44,7 +49,7 @@ date_header = _DateHeader()
 
 def answer_parts(
     status: int,
-    headers: Headers | str,
+    headers: str,
     payload: Any,
     keep_alive: bool,
     head: bool,
@@ -54,13 +59,12 @@ def answer_parts(
     """What to write for one answer: one buffer for a small one, head and payload apart for a large one.
 
     ``head``: only the head is written (a HEAD request, or an answer whose body follows apart); ``length``:
-    the body's length when it is not ``payload``'s; ``headers``: (name, value) pairs, or lines already
-    formatted (a worker's); ``lines``: more lines already formatted, after them."""
+    the body's length when it is not ``payload``'s; ``headers`` and then ``lines``: header lines."""
     top = "".join(
         [
             STATUS_LINES.get(status) or _status_line(status),
             date_header(),
-            headers if isinstance(headers, str) else header_lines(headers),
+            headers,
             lines,
             f"content-length: {len(payload) if length is None else length}\r\n",
             "\r\n" if keep_alive else "connection: close\r\n\r\n",
@@ -76,4 +80,4 @@ def answer_parts(
 def raw_answer(status: int, message: str) -> bytes:
     """A complete answer that closes the connection, for refusals made before any request exists."""
     body = json.dumps({"message": message}).encode()
-    return b"".join(answer_parts(status, [("content-type", "application/json")], body, False, False))
+    return b"".join(answer_parts(status, JSON_LINES, body, False, False))

@@ -125,6 +125,7 @@ def _start_script(entry_script: str, app_root: str, debug_errors: bool) -> tuple
     documents, versions = build_documents(app_root, script.run)
     info = {
         "pid": os.getpid(),
+        "protocol": protocol.VERSION,
         "swagger": documents,
         "swagger_versions": versions,
         "style": script.style.value,

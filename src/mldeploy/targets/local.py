@@ -17,7 +17,7 @@ from ..environments.venv import python_of
 from ..scoring.config import ServerConfig
 from ..wording import phrase
 from ..workspace.blobs import BlobStore
-from ..workspace.services import ServiceRecord
+from ..workspace.services import CONFIG_NAME, ServiceRecord
 from . import app_folder, base
 from .base import DeploymentError, Plan, Progress, ServiceState, failure_message, healthy, post_direct
 from .server_limits import scoring_limits
@@ -76,8 +76,9 @@ def _serving(record: ServiceRecord) -> bool:
 
 
 def _config_argument(folder: Path) -> bytes:
-    """The server's last command line argument: the config of the service in ``folder`` (``_launch``)."""
-    return str(folder / "server.json").encode()
+    """The server's last command line argument: the config of the service in ``folder``, its record's
+    ``config_file`` (``_launch`` starts it with this argument)."""
+    return os.fsencode(folder / CONFIG_NAME)
 
 
 def _watcher_of(pid: int) -> int | None:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ..scoring.config import ServerConfig
 
 NAME = re.compile(r"[a-z][a-z0-9-]{1,30}[a-z0-9]")
+CONFIG_NAME = "server.json"  # the scoring server's config, in the service's folder
 
 
 def check_name(name: str) -> None:
@@ -63,7 +64,7 @@ class ServiceRecord:
 
     @property
     def config_file(self) -> Path:
-        return self.path / "server.json"
+        return self.path / CONFIG_NAME
 
     @property
     def status_file(self) -> Path:

@@ -6,6 +6,7 @@ import socket
 
 import pytest
 
+from mldeploy.scoring.front import MAX_PIPELINED
 from tests.conftest import Servers
 from tests.support.servers import Server
 
@@ -70,6 +71,19 @@ def test_pipelined_requests_are_answered_in_order(echo: Server) -> None:
     assert all(status.startswith(b"HTTP/1.1 200") for status, _, _ in answers)
     assert len({headers["x-request-id"] for _, headers, _ in answers}) == 5
     assert all(headers["date"].endswith(" GMT") for _, headers, _ in answers)
+
+
+def test_a_connection_that_pipelined_past_the_limit_reads_again_once_answered(echo: Server) -> None:
+    """A scoring request, then more health checks than the front parses ahead (it stops reading): once all are
+    answered it reads again, so the next request on the connection is answered too."""
+    health = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    with connect(echo) as connection:
+        connection.sendall(post(b"first", AUTH) + health * (MAX_PIPELINED + 4))
+        answers = read_answers(connection, MAX_PIPELINED + 5)
+        assert answers[0][2] == b'"first"' and {body for _, _, body in answers[1:]} == {b"Healthy"}
+        connection.sendall(post(b"after", AUTH))
+        [(status, _, body)] = read_answers(connection, 1)
+    assert status.startswith(b"HTTP/1.1 200") and body == b'"after"'
 
 
 def test_expect_100_continue_is_answered_before_the_body_is_sent(echo: Server) -> None:

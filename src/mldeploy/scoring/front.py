@@ -274,7 +274,8 @@ class Connection(asyncio.Protocol):
                 self._end()
                 return
             if turn.answer is not None:
-                self._write(self.turns.popleft(), turn.answer)
+                if self._write(self.turns.popleft(), turn.answer):
+                    self._kept()
                 continue
             self.busy = True
             self.app.score(turn, turn.body.data() if turn.body is not None else b"")

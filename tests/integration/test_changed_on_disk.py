@@ -12,6 +12,7 @@ import httpx
 
 import mldeploy
 from mldeploy.scoring import protocol
+from mldeploy.scoring.app import NO_WORKER
 from mldeploy.scoring.config import ServerConfig
 from tests.support.servers import SCRIPTS, Server, free_port
 
@@ -58,6 +59,16 @@ def test_a_worker_of_a_changed_mldeploy_is_refused_and_the_others_keep_serving(
         assert {answer.json() for answer in answers} == pids  # the worker left serves every request
         time.sleep(1.0)
         assert server.log().count("mldeploy changed on disk") == 1  # refused once, not started again and again
+
+        os.kill(pids.pop(), signal.SIGKILL)  # the last worker too: the server stays, and says why it cannot serve
+        while server.log().count("mldeploy changed on disk") < 2:
+            assert time.monotonic() < deadline + 30, server.log()
+            time.sleep(0.1)
+        health = httpx.get(server.url + "/", timeout=10)
+        refused = httpx.post(score, content="0", timeout=10)
+        assert health.status_code == refused.status_code == 503
+        assert health.json()["message"] == refused.json()["message"] == NO_WORKER
+        assert refused.headers["retry-after"] == "1"
         assert server.process.poll() is None
     finally:
         server.stop()

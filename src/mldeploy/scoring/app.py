@@ -37,6 +37,11 @@ OPTIONS_ANSWER: Answer = (OPTIONS_REPLY[0], header_lines(OPTIONS_REPLY[1]), OPTI
 SWAGGER_ALIASES = valid_aliases()
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ROUTES = {"/": READ_METHODS, "/score": READ_METHODS | {"POST"}, "/swagger.json": READ_METHODS}
+STARTING = "The scoring script's init() has not finished in any worker yet."
+NO_WORKER = (
+    "No worker is serving: the workers ended (the service log says why) and their replacements are starting or "
+    "could not start."
+)
 
 
 def error_answer(status: int, message: str, *lines: str) -> Answer:
@@ -101,9 +106,14 @@ class ScoringApp:
     def _health(self, method: str) -> Answer:
         if method == "OPTIONS":
             return ALLOW_GET
+        unserved = self._unserved()
+        return HEALTHY if unserved is None else error_answer(503, unserved)
+
+    def _unserved(self) -> str | None:
+        """Why no worker can take a request now (none started yet, or none left), or None when one can."""
         if self.pool.ready_count:
-            return HEALTHY
-        return error_answer(503, "The scoring script's init() has not finished in any worker yet.")
+            return None
+        return STARTING if self.pool.info is None else NO_WORKER
 
     def _swagger(self, method: str, query: str) -> Answer:
         if method == "OPTIONS":
@@ -160,12 +170,11 @@ class ScoringApp:
         )
 
     def _overloaded(self) -> Answer:
-        return error_answer(
-            503,
+        busy = (
             f"The service is busy: all {self.config.max_concurrent_requests} request slots stayed taken for "
-            f"{self.config.max_request_wait_ms} ms. Retry later, or add workers or replicas.",
-            RETRY_LATER,
+            f"{self.config.max_request_wait_ms} ms. Retry later, or add workers or replicas."
         )
+        return error_answer(503, self._unserved() or busy, RETRY_LATER)
 
     def answer(self, result: Any, error: Exception | None) -> Answer:
         """A worker's reply as an answer, or the answer for why there is none."""

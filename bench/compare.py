@@ -6,6 +6,7 @@ Run through ``bash bench/run.sh [options]``; see bench/README.md.
 import argparse
 import dataclasses
 import datetime
+import os
 import signal
 import subprocess
 import sys
@@ -21,7 +22,8 @@ from tests.fixtures.models import build_app_root, model_dir_for
 from tests.support.reference import reference_venv
 from tests.support.servers import Server
 
-from contenders import Contender, bare_hop, bare_http, bare_parser, contenders, reference_version
+from contenders import Contender, bare_hop, bare_http, bare_parser, contenders, ours_as_python, reference_version
+from mldeploy.scoring import compiled
 from peers import PEERS, Peer, peer_bin
 from procs import Memory, cpu_time_of, descendants, memory_of, rss_of_tree_mib, worker_pids
 from report import machine, render
@@ -134,6 +136,7 @@ def setup_lines(azmlinfsrv: Path, load: Load) -> list[str]:
         f"Machine: {machine()}",
         f"Versions: mldeploy {version('mldeploy')}, azmlinfsrv {reference_version(azmlinfsrv)},"
         f" Python {sys.version.split()[0]}, {wrk_version}",
+        f"Our front: {_our_front()}",
         f"Load: `wrk -t1 -c{load.connections} --latency`, POST /score with a JSON body, {load.duration_s:g} s per run"
         f" after a {WARM_UP_S:g} s warm-up; ours and the reference alternate per scenario",
         "RSS/worker: summed VmRSS of the worker processes / worker count, read after the warm-up;"
@@ -144,6 +147,14 @@ def setup_lines(azmlinfsrv: Path, load: Load) -> list[str]:
     ]
 
 
+def _our_front() -> str:
+    if os.environ.get(compiled.PURE_ENV) == "1":
+        return f"Python ({compiled.PURE_ENV}=1)"
+    if compiled.build_folder().is_dir():
+        return "compiled with mypyc (`python -m mldeploy.scoring.compiled` built it for these sources)"
+    return "Python (no build for these sources: `python -m mldeploy.scoring.compiled` makes one)"
+
+
 def run_benchmark(
     load: Load, work_dir: Path, log_dir: Path
 ) -> tuple[list[str], list[Comparison], dict[str, Measurement], dict[str, Measurement | str]]:
@@ -152,12 +163,17 @@ def run_benchmark(
     pair = contenders(azmlinfsrv, app_root, log_dir)
     comparisons = [compare(scenario, pair, work_dir, load) for scenario in SCENARIOS]
     post_script = write_post_script(work_dir / "post-limit.lua", LIMIT_SCENARIO.body)
-    bare_servers = ((bare_parser(log_dir), 0), (bare_hop(log_dir), 1), (bare_http(log_dir), 0))
+    limit_servers = (
+        (bare_parser(log_dir), 0),
+        (bare_hop(log_dir), 1),
+        (bare_http(log_dir), 0),
+        (ours_as_python(app_root, log_dir), 1),
+    )
     limits = {
         contender.name: _measure_logged(
             contender, dataclasses.replace(LIMIT_SCENARIO, workers=workers), post_script, load
         )
-        for contender, workers in bare_servers
+        for contender, workers in limit_servers
     }
     model_file = app_root / model_dir_for(1) / "model.pkl"
     peers = {peer.name: measure_peer(peer, work_dir, model_file, log_dir, load) for peer in PEERS}

@@ -10,6 +10,8 @@ from pathlib import Path
 from tests.fixtures.models import model_dir_for
 from tests.support.servers import Server, free_port, start_ours, start_reference
 
+from mldeploy.scoring.compiled import PURE_ENV
+
 OUR_WORKER_MARKER = "mldeploy.scoring.worker"
 EVERY_CHILD = ""  # every child of the gunicorn master is a worker
 NO_WORKERS = "\0"  # matches no command line: the bare HTTP app answers in its only process
@@ -35,6 +37,15 @@ def contenders(azmlinfsrv: Path, app_root: Path, log_dir: Path) -> tuple[Contend
         return start_reference(azmlinfsrv, script, app_root, log_dir, model_dir=model_dir, workers=workers)
 
     return Contender("ours", OUR_WORKER_MARKER, ours), Contender("reference", EVERY_CHILD, reference)
+
+
+def ours_as_python(app_root: Path, log_dir: Path) -> Contender:
+    """Our server with its front run as Python (``MLDEPLOY_PURE_PYTHON=1``): what compiling it gains."""
+
+    def start(script: str, workers: int) -> Server:
+        return start_ours(script, app_root, log_dir, model_dir=model_dir_for(1), workers=workers, env={PURE_ENV: "1"})
+
+    return Contender("ours, front as Python", OUR_WORKER_MARKER, start)
 
 
 def bare_http(log_dir: Path) -> Contender:

@@ -1,6 +1,8 @@
-"""The front's own Python per request, without sockets or a second process, to measure a change to the request
-path before and after. Its timings still move with the machine's load (best rounds from 21 to 35 us within a
-minute on the project's VM); for a figure that does not move, count its instructions (bench/README.md).
+"""The front's own cost per request (its Python, or its modules compiled with mypyc when built, as the server
+runs them; ``MLDEPLOY_PURE_PYTHON=1`` for the Python), without sockets or a second process, to measure a change
+to the request path before and after. Its timings still move with the machine's load (best rounds from 21 to
+35 us within a minute on the project's VM); for a figure that does not move, count its instructions
+(bench/README.md).
 
 A real ``Connection`` (httptools, the app, the dispatcher, ids, metrics, the access log) is fed echo.py's
 request as bytes; its worker is a real ``Channel`` whose socket is replaced by a stand-in that takes the request
@@ -29,18 +31,22 @@ from typing import Any
 
 import uvloop
 
-from mldeploy.scoring import protocol
-from mldeploy.scoring.access_log import AccessLog
-from mldeploy.scoring.app import ScoringApp
-from mldeploy.scoring.bodies import BodyBudget
-from mldeploy.scoring.channel import Channel
-from mldeploy.scoring.config import ServerConfig
-from mldeploy.scoring.connections import ConnectionLimits
-from mldeploy.scoring.dispatch import Job, StreamedReply
-from mldeploy.scoring.front import Front
-from mldeploy.scoring.metrics import ServerMetrics
-from mldeploy.scoring.outputs import encode_result
-from mldeploy.scoring.pool import WorkerPool
+from mldeploy.scoring import compiled
+
+compiled.activate()  # before the front's modules are imported, as the server's entry points do
+
+from mldeploy.scoring import protocol  # noqa: E402
+from mldeploy.scoring.access_log import AccessLog  # noqa: E402
+from mldeploy.scoring.app import ScoringApp  # noqa: E402
+from mldeploy.scoring.bodies import BodyBudget  # noqa: E402
+from mldeploy.scoring.channel import Channel  # noqa: E402
+from mldeploy.scoring.config import ServerConfig  # noqa: E402
+from mldeploy.scoring.connections import ConnectionLimits  # noqa: E402
+from mldeploy.scoring.dispatch import Job, StreamedReply  # noqa: E402
+from mldeploy.scoring.front import Front  # noqa: E402
+from mldeploy.scoring.metrics import ServerMetrics  # noqa: E402
+from mldeploy.scoring.outputs import encode_result  # noqa: E402
+from mldeploy.scoring.pool import WorkerPool  # noqa: E402
 
 BODY = b'{"data": [[1,2,3,4,5,6,7,8,9,10]]}'
 REQUEST = (
@@ -144,8 +150,8 @@ async def measure(requests: int, profile: bool) -> None:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
     note = " (under cProfile: several times the real cost)" if profile else ""
     print(
-        f"front's Python per request: {min(rounds):.1f} us (best of {ROUNDS} rounds; median "
-        f"{statistics.median(rounds):.1f}) over {requests} requests{note}"
+        f"front's cost per request: {min(rounds):.1f} us (best of {ROUNDS} rounds; median "
+        f"{statistics.median(rounds):.1f}) over {requests} requests{note}; front: {compiled.state}"
     )
 
 
@@ -165,7 +171,10 @@ def count_instructions(requests: int) -> None:
             raise SystemExit(f"valgrind did not run the harness to its end:\n{result.stderr[-2000:]}")
         counts.append(int(found.group(1).replace(",", "")))
     per_request = (counts[1] - counts[0]) / requests
-    print(f"front's instructions per request: {per_request:,.0f} (cachegrind, counted over {requests} requests)")
+    print(
+        f"front's instructions per request: {per_request:,.0f} (cachegrind, counted over {requests} requests); "
+        f"front: {compiled.state}"
+    )
 
 
 def main() -> None:

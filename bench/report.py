@@ -96,14 +96,15 @@ def _limit_lines(limits: dict[str, Measurement], comparisons: Sequence[Compariso
                      f"{_ratio(echo.load.requests_per_s, limit.load.requests_per_s)}",
                      f"{_ratio(echo.requests_per_cpu_s, limit.requests_per_cpu_s)}",
                      "; ".join(limit.problems) or "-"])  # fmt: skip
-    columns = ("bare server", "req/s", "req/CPU-s", "CPU us/req", "p50 ms", "p99 ms", "ours echo.py x1: of its req/s",
+    columns = ("server", "req/s", "req/CPU-s", "CPU us/req", "p50 ms", "p99 ms", "ours echo.py x1: of its req/s",
                "of its req/CPU-s", "problems")  # fmt: skip
     return [
         "The same wrk load and echo.py's body, with nothing of a scoring server: the httptools protocol on uvloop our"
         " front is built on, answering a constant (bench/bare_httptools.py); the same protocol handing each body to"
         " a worker process that echoes it back over a socket pair, the floor of a front + worker design like ours"
         " (bench/bare_hop.py; CPU us/req: front + worker); and an ASGI app under uvicorn + httptools + uvloop,"
-        " answering a constant (bench/bare_asgi.py).",
+        " answering a constant (bench/bare_asgi.py); last, our own server on echo.py with its front run as Python"
+        " (MLDEPLOY_PURE_PYTHON=1), to show what compiling the front gains.",
         "",
         *_table(columns, rows),
     ]

@@ -30,6 +30,11 @@ if [ "$(id -u)" -eq 0 ] && ! docker info >/dev/null 2>&1; then
     for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
 fi
 
+# The front's request path compiled with mypyc (a C compiler; Python's headers come with this interpreter): the
+# servers the tests start run it, as a user's do once built. Tests of the Python front set MLDEPLOY_PURE_PYTHON.
+command -v gcc >/dev/null || apt_install gcc
+.venv/bin/python -m mldeploy.scoring.compiled
+
 .venv/bin/ruff check src tests bench examples
 .venv/bin/ruff format --check src tests bench examples
 .venv/bin/pytest "$@"

@@ -2,7 +2,6 @@
 frame its replies differently, so the front refuses it and says how to fix it; the workers it has keep serving."""
 
 import os
-import shutil
 import signal
 import sys
 import time
@@ -10,23 +9,17 @@ from pathlib import Path
 
 import httpx
 
-import mldeploy
 from mldeploy.scoring import protocol
 from mldeploy.scoring.app import NO_WORKER
 from mldeploy.scoring.config import ServerConfig
+from tests.support.package_copy import copy_of_mldeploy
 from tests.support.servers import SCRIPTS, Server, free_port
-
-
-def _copy_of_mldeploy(folder: Path) -> Path:
-    """A copy of the mldeploy package that the server and its workers import (PYTHONPATH), so it can be changed."""
-    shutil.copytree(Path(mldeploy.__file__).parent, folder / "mldeploy", ignore=shutil.ignore_patterns("__pycache__"))
-    return folder / "mldeploy"
 
 
 def test_a_worker_of_a_changed_mldeploy_is_refused_and_the_others_keep_serving(
     app_root: Path, log_dir: Path, tmp_path: Path
 ) -> None:
-    package = _copy_of_mldeploy(tmp_path / "site")
+    package = copy_of_mldeploy(tmp_path / "site")
     port = free_port()
     config_file = tmp_path / "server.json"
     config = ServerConfig(entry_script=str(SCRIPTS / "pid.py"), app_root=str(app_root), port=port, workers=2)

@@ -1,11 +1,12 @@
 """The front's own HTTP/1.1 handling, seen on the wire (echo.py answers its body as a JSON string): pipelining,
 Expect: 100-continue, HTTP/1.0, a client that half-closes, HEAD, chunked bodies, keep-alive after a refusal,
-and the Date header."""
+and the Date header; each with the front compiled (when built) and as Python."""
 
 import socket
 
 import pytest
 
+from mldeploy.scoring.compiled import PURE_ENV
 from mldeploy.scoring.front import MAX_PIPELINED
 from tests.conftest import Servers
 from tests.support.servers import Server
@@ -51,9 +52,11 @@ def closed(connection: socket.socket) -> bool:
         return True
 
 
-@pytest.fixture(scope="module")
-def echo(module_servers: Servers) -> Server:
-    return module_servers.ours("echo.py", args=["--auth-key", KEY])
+@pytest.fixture(scope="module", params=["default", "python"])
+def echo(module_servers: Servers, request: pytest.FixtureRequest) -> Server:
+    """The front as servers run it (compiled when built: scripts/test.sh builds it), and as Python."""
+    env = {PURE_ENV: "1"} if request.param == "python" else {}
+    return module_servers.ours("echo.py", args=["--auth-key", KEY], env=env)
 
 
 def connect(server: Server) -> socket.socket:

@@ -61,4 +61,4 @@ def test_the_harness_of_the_front_s_cost_still_drives_a_real_connection_to_real_
     harness = Path(__file__).parents[2] / "bench" / "front_cpu.py"
     run = subprocess.run([sys.executable, str(harness), "--requests", "2000"], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
-    assert "front's Python per request:" in run.stdout
+    assert "front's cost per request:" in run.stdout

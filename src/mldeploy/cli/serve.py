@@ -141,7 +141,10 @@ def serve(
         )
     except ConfigError as error:
         fail(str(error))
-    from ..scoring.server import run
+    from ..scoring import compiled
+
+    compiled.activate()
+    from ..scoring.server import run  # after activate: the front's modules come from its build when there is one
 
     try:
         code = run(config)

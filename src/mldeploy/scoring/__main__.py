@@ -6,8 +6,8 @@ SIGHUP re-reads CONFIG.json and replaces the workers without dropping requests.
 
 import sys
 
+from . import compiled
 from .config import ConfigError, ServerConfig
-from .server import run
 
 EXIT_BAD_CONFIG = 2
 EXIT_CANNOT_LISTEN = 1
@@ -21,6 +21,9 @@ def main() -> None:
     except ConfigError as error:
         print(error, file=sys.stderr)
         sys.exit(EXIT_BAD_CONFIG)
+    compiled.activate()
+    from .server import run  # after activate: the front's modules come from its build when there is one
+
     try:
         code = run(config, config_path=sys.argv[1])
     except OSError as error:  # the address is taken: said in plain words (bind), no traceback

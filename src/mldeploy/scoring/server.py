@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import __version__
+from . import compiled
 from .access_log import AccessLog
 from .app import ScoringApp
 from .bodies import BodyBudget
@@ -23,7 +24,7 @@ from .pool import WorkerPool
 
 LOG_FORMAT = "%(asctime)s %(levelname).1s [%(process)d] %(name)s - %(message)s"
 EXIT_INIT_FAILED = 3
-FLUSH_INTERVAL_S = 0.2
+FLUSH_INTERVAL_S = 0.05  # lines formatted at once stall the loop: ~1 ms each flush at 30,000 requests per second
 FRONT_ONLY_SETTINGS = ("auth_keys", "cors_origins")  # read by the front on each request, never by workers
 
 logger = logging.getLogger("mldeploy.server")
@@ -55,6 +56,7 @@ def _banner(config: ServerConfig) -> None:
         f"Concurrent requests: {config.max_concurrent_requests} (wait at most {config.max_request_wait_ms} ms)",
         f"Authentication:      {'key' if config.auth_keys else 'off'}",
         f"Listening on:        http://{config.host}:{config.port}  (score: POST /score, health: GET /)",
+        f"Front:               {compiled.state}",
     ]
     for line in lines:
         logger.info(line)

@@ -14,7 +14,7 @@ LARGE_PAYLOAD = 64 * 1024  # above this, the payload is written on its own rathe
 JSON_LINES = "content-type: application/json\r\n"
 RETRY_LATER = "Retry-After: 1\r\n"
 
-Answer = tuple[int, str, bytes]  # status, header lines, payload
+Answer = tuple[int, str, Any]  # status, header lines, payload: bytes, or a StreamedReply (of which only len() is read)
 
 
 def _status_line(status: int) -> str:

@@ -27,6 +27,18 @@ FOLDER_ENV = "MLDEPLOY_COMPILED_DIR"  # where builds are kept; default: the user
 PACKAGE = Path(__file__).parent
 NAME = __name__.rpartition(".")[0]  # mldeploy.scoring
 
+# What the compiled modules get from other packages is typed as Any: compiled code checks declared types at run
+# time, and a stub's type is not always the value's (httptools says a URL's query is bytes; it is None when absent).
+# The rest of mldeploy keeps its types (calls into it are compiled as such): its annotations must be true.
+MYPY_SETTINGS = """\
+[mypy]
+ignore_missing_imports = True
+follow_imports = skip
+
+[mypy-mldeploy.*]
+follow_imports = normal
+"""
+
 state = "Python"  # how this process runs the front, for its start-up log line
 
 
@@ -107,11 +119,10 @@ def build() -> Path:
     with tempfile.TemporaryDirectory(dir=folder.parent) as scratch:  # on the build's own file system: renamed whole
         tree = Path(scratch, "tree")
         shutil.copytree(PACKAGE.parent, tree / "mldeploy", ignore=shutil.ignore_patterns("__pycache__"))
-        # what the compiled modules get from any other module (httptools, the rest of mldeploy) is typed as Any:
-        # compiled code checks declared types at run time, and a stub's type is not always the value's
         sources = [f"mldeploy/scoring/{module}.py" for module in HOT]
+        (tree / "mypy.ini").write_text(MYPY_SETTINGS)
         result = subprocess.run(
-            [sys.executable, "-m", "mypyc", "--follow-imports=skip", "--ignore-missing-imports", *sources],
+            [sys.executable, "-m", "mypyc", "--config-file", "mypy.ini", *sources],
             cwd=tree, capture_output=True, text=True,
         )  # fmt: skip
         if result.returncode != 0:

@@ -112,7 +112,9 @@ async def measure(requests: int, profile: bool) -> None:
     pool = WorkerPool(config, metrics)
     log = AccessLog(io.StringIO())
     app = ScoringApp(pool, metrics, log)
-    limits = ConnectionLimits(config.max_connections, config.max_header_bytes, config.read_timeout_s)
+    limits = ConnectionLimits(
+        config.max_connections, config.max_header_bytes, config.max_headers, config.read_timeout_s
+    )
     connection = Front(app, limits, config.max_body_bytes, BodyBudget(config.max_buffered_bytes)).connection()
     client = ClientEnd()
     connection.connection_made(client)

@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from mldeploy.scoring.compiled import PURE_ENV
-from mldeploy.scoring.front import MAX_PIPELINED
+from mldeploy.scoring.front import KEEP_ALIVE_S, MAX_PIPELINED
 from tests.conftest import Servers
 from tests.support.servers import Server
 
@@ -116,6 +116,15 @@ def test_http_1_1_asking_keep_alive_is_kept(echo: Server) -> None:
         answers = read_answers(connection, 2)
     assert [body for _, _, body in answers] == [b'"one"', b'"two"']
     assert all("connection" not in headers for _, headers, _ in answers)
+
+
+def test_an_idle_kept_alive_connection_is_closed_after_the_keep_alive_time(echo: Server) -> None:
+    with connect(echo) as connection:
+        connection.sendall(post(b"one", AUTH))
+        [(status, _, _)] = read_answers(connection, 1)
+        assert status.startswith(b"HTTP/1.1 200")
+        connection.settimeout(3 * KEEP_ALIVE_S)  # closed after KEEP_ALIVE_S idle, not after the read timeout (30 s)
+        assert connection.recv(1) == b""
 
 
 def test_a_client_that_half_closes_still_reads_its_answer(echo: Server) -> None:

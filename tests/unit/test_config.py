@@ -1,8 +1,9 @@
+import json
 from pathlib import Path
 
 import pytest
 
-from mldeploy.scoring.config import ConfigError, build_config
+from mldeploy.scoring.config import ConfigError, ServerConfig, build_config
 
 
 @pytest.fixture
@@ -40,6 +41,7 @@ def test_environment_variables_fill_what_the_command_line_leaves_out(
         ({"workers": 0}, "at least 1"),
         ({"scoring_timeout_ms": 0}, "scoring timeout"),
         ({"max_request_wait_ms": -1}, "cannot be negative"),
+        ({"max_headers": 0}, "--max-headers must be at least 1"),
     ],
 )
 def test_impossible_settings_are_refused_with_the_fix(script: Path, options: dict, message: str) -> None:  # type: ignore[type-arg]
@@ -51,3 +53,15 @@ def test_a_bad_number_in_the_environment_names_the_variable(script: Path, monkey
     monkeypatch.setenv("WORKER_COUNT", "two")
     with pytest.raises(ConfigError, match="WORKER_COUNT='two'"):
         build_config("score.py")
+
+
+def test_a_config_written_by_a_newer_version_loads_without_what_it_does_not_know(
+    script: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    written = json.loads(build_config("score.py", workers=3).to_json())
+    path = script.parent / "server.json"
+    path.write_text(json.dumps({**written, "a_setting_of_tomorrow": 7}))
+    with caplog.at_level("WARNING", logger="mldeploy.server"):
+        loaded = ServerConfig.from_file(str(path))
+    assert loaded.workers == 3
+    assert "settings left out" in caplog.text and "a_setting_of_tomorrow" in caplog.text

@@ -10,6 +10,7 @@ from ..scoring.config import (
     DEFAULT_MAX_BUFFERED_BYTES,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_HEADERS,
     DEFAULT_PORT,
     DEFAULT_READ_TIMEOUT_S,
     ENV_AUTH_KEYS,
@@ -65,6 +66,7 @@ def serve(
     max_header_kb: Annotated[
         float, typer.Option(help="Largest request line plus headers; larger: 431.")
     ] = DEFAULT_MAX_HEADER_BYTES / 1024,
+    max_headers: Annotated[int, typer.Option(help="Most headers in one request; more: 431.")] = DEFAULT_MAX_HEADERS,
     max_connections: Annotated[
         int, typer.Option(help="Open connections at once; more are answered 503 and closed.")
     ] = DEFAULT_MAX_CONNECTIONS,
@@ -129,6 +131,7 @@ def serve(
             max_body_bytes=int(max_body_mb * MIB),
             max_buffered_bytes=int(max_buffered_mb * MIB),
             max_header_bytes=int(max_header_kb * 1024),
+            max_headers=max_headers,
             max_connections=max_connections,
             read_timeout_s=read_timeout_s,
             debug_errors=debug_errors,

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import logging
 import os
 import socket
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ DEFAULT_MAX_BODY_BYTES = 100 * MIB
 DEFAULT_INIT_RETRIES = 2
 DEFAULT_MAX_BUFFERED_BYTES = 256 * MIB
 DEFAULT_MAX_HEADER_BYTES = 64 * 1024
+DEFAULT_MAX_HEADERS = 100  # as gunicorn's limit_request_fields, which the reference server runs on
 DEFAULT_MAX_CONNECTIONS = 4096
 DEFAULT_READ_TIMEOUT_S = 30.0
 
@@ -37,8 +39,9 @@ class ConfigError(ValueError):
 
 MISSING_KEY = (
     f"This server serves /score with a key, and none was given. Give it at run time: docker run --network host "
-    f"-e {ENV_AUTH_KEYS}=KEY IMAGE (or --env-file with the file `mldeploy package` wrote). Package the image "
-    "with --no-auth to serve without a key."
+    f"-e {ENV_AUTH_KEYS}=KEY IMAGE (two keys: KEY1,KEY2), or --env-file with the file `mldeploy package` wrote; "
+    "a service's keys: `mldeploy service keys NAME` (`mldeploy service start NAME` runs its image with them). "
+    "To serve without a key, package the image with --no-auth, or deploy the service without --auth."
 )
 
 
@@ -57,6 +60,7 @@ class ServerConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES  # request bodies held at once, all requests together
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES  # request line and headers of one request
+    max_headers: int = DEFAULT_MAX_HEADERS  # headers of one request
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S  # for a request head, then again for its body
     debug_errors: bool = False
@@ -91,11 +95,19 @@ class ServerConfig:
 
     @classmethod
     def from_file(cls, path: str) -> "ServerConfig":
-        """A config written by ``to_json``; MLDEPLOY_HOST / MLDEPLOY_PORT override its address (an image
-        listens on 0.0.0.0:5001 inside its container, on 127.0.0.1 when run with --network host), and
-        MLDEPLOY_LEGACY_COMPAT=1 turns legacy compatibility on."""
+        """A config written by ``to_json``; MLDEPLOY_HOST / MLDEPLOY_PORT override its address (an image's own
+        config listens on 0.0.0.0:5001: with --network host, on every interface of the host), and
+        MLDEPLOY_LEGACY_COMPAT=1 turns legacy compatibility on. Settings this version does not know (a config
+        written by a newer mldeploy for an older image) are left out, and named in the log."""
         with open(path, encoding="utf-8") as file:
             data = json.load(file)
+        unknown = sorted(set(data) - {setting.name for setting in dataclasses.fields(cls)})
+        if unknown:
+            logging.getLogger("mldeploy.server").warning(
+                "%s: settings left out, unknown to this version of the server (a newer mldeploy wrote them): %s",
+                path, ", ".join(unknown),
+            )  # fmt: skip
+            data = {name: value for name, value in data.items() if name not in unknown}
         data["auth_keys"] = keys_from_environment() or tuple(data.get("auth_keys", ()))
         data["host"] = os.environ.get("MLDEPLOY_HOST") or data.get("host", DEFAULT_HOST)
         data["port"] = int(os.environ.get("MLDEPLOY_PORT") or data.get("port", DEFAULT_PORT))
@@ -160,6 +172,7 @@ def build_config(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES,
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
+    max_headers: int = DEFAULT_MAX_HEADERS,
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S,
     debug_errors: bool = False,
@@ -199,6 +212,7 @@ def build_config(
         max_body_bytes=max_body_bytes,
         max_buffered_bytes=max_buffered_bytes,
         max_header_bytes=max_header_bytes,
+        max_headers=max_headers,
         max_connections=max_connections,
         read_timeout_s=read_timeout_s,
         cors_origins=os.environ.get("AML_CORS_ORIGINS") or None,
@@ -245,6 +259,8 @@ def _check(config: ServerConfig) -> None:
         )
     if config.max_header_bytes < 1024:
         raise ConfigError("--max-header-kb must be at least 1.")
+    if config.max_headers < 1:
+        raise ConfigError(f"--max-headers must be at least 1 (default {DEFAULT_MAX_HEADERS}).")
     if config.max_connections < 1:
         raise ConfigError("--max-connections must be at least 1.")
     if config.read_timeout_s <= 0:

@@ -1,5 +1,6 @@
 """Connection-level limits of the front (how many connections, how long and how large a request head may
-be) and enough file descriptors for all of them. ``front`` enforces them on each connection."""
+be, how many headers it may have) and enough file descriptors for all of them. ``front`` enforces them on
+each connection."""
 
 import logging
 import resource
@@ -13,6 +14,7 @@ FD_RESERVE = 256  # descriptors kept for workers, logs, the listening socket and
 class ConnectionLimits(NamedTuple):
     max_connections: int
     max_header_bytes: int
+    max_headers: int
     read_timeout_s: float
 
 

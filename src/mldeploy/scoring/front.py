@@ -8,7 +8,9 @@ requests (pipelined requests wait their turn).
 Limits, each logging a rate-limited warning when hit: a connection over ``max_connections`` is answered
 503 and closed; a request head must arrive within ``read_timeout_s`` (408, or a plain close for a
 connection that sent nothing), then its body within ``read_timeout_s`` more (408); a head over
-``max_header_bytes`` is answered 431; an idle kept-alive connection is closed after ``KEEP_ALIVE_S``.
+``max_header_bytes`` (the request line, the header lines and the blank line after them) or with more than
+``max_headers`` headers is answered 431, checked after each read while it arrives (so a head is never held
+past one read beyond them); an idle kept-alive connection is closed after ``KEEP_ALIVE_S``.
 A refused request whose body has not all arrived is answered without reading it, and its connection is
 then closed (what follows on it could not be told apart from the unread body).
 """
@@ -36,6 +38,9 @@ MAX_PIPELINED = 16  # requests parsed ahead of their turn before the connection 
 WAITING, HEAD, BODY, IDLE = range(4)  # where the parser is, for the connection's one timer
 INVALID = "Invalid HTTP request received."
 HEAD_TOO_LARGE = "The request line and headers are over {limit} bytes."
+TOO_MANY_HEADERS = "The request has more than {limit} headers ({count} received). Send fewer headers."
+HEAD_FRAMING = len(b"  HTTP/1.1\r\n\r\n")  # a request line's spaces, version and end, and the blank line
+LINE_FRAMING = len(b": \r\n")  # of each header line
 TOO_MANY = "The server has too many open connections. Retry later."
 ROUTE_PATHS = {path.encode(): path for path in (*ROUTES, "/metrics")}  # a bytes test costs ~0.6 us, a lookup 20 ns
 KNOWN_NAMES = 256  # header names remembered lower-cased (most clients send the same few), at most
@@ -60,6 +65,8 @@ class Front:
     def __init__(self, app: ScoringApp, limits: ConnectionLimits, max_body_bytes: int, budget: BodyBudget) -> None:
         self.app = app
         self.limits = limits
+        self.max_header_bytes = limits.max_header_bytes  # read for every request: as attributes, not the tuple's
+        self.max_headers = limits.max_headers
         self.max_body_bytes = max_body_bytes
         self.budget = budget
         self.connections: set[Connection] = set()
@@ -70,6 +77,7 @@ class Front:
         )
         self.warn_slow_request = RateLimitedWarning("Connection closed: no complete request head or body within %g s")
         self.warn_large_head = RateLimitedWarning("Request refused with 431: a request head over %d bytes")
+        self.warn_many_headers = RateLimitedWarning("Request refused with 431: %d headers, over the limit of %d")
 
     def connection(self) -> "Connection":
         return Connection(self)
@@ -95,7 +103,7 @@ class Connection(asyncio.Protocol):
         self.busy = False
         self.phase = WAITING
         self.since = 0.0
-        self.head_bytes = 0  # bytes received since the head began (at least the head's size)
+        self.head_bytes = 0  # bytes received since the head began (at least the head's size); 0: no head arriving
         self.fed = 0  # bytes of the chunks read whole since the last head was complete
         self.chunk = 0  # the size of the chunk being read: with ``fed``, at least the size of the next head
         self.paused = 0  # reasons to stop reading: a slow reader, requests far ahead, a refusal
@@ -119,7 +127,7 @@ class Connection(asyncio.Protocol):
             return
         front.connections.add(self)
         self.since = self.loop.time()
-        self.timer = self.loop.call_later(front.limits.read_timeout_s, self._check_time)
+        self.timer = self.loop.call_later(min(KEEP_ALIVE_S, front.limits.read_timeout_s), self._check_time)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.ended = True
@@ -161,8 +169,10 @@ class Connection(asyncio.Protocol):
         parsing = self.parsing
         if parsing is not None and parsing.answer is not None:
             self._refuse_body(parsing)
-        elif self.phase != BODY and self.head_bytes > self.front.limits.max_header_bytes:
-            self._refuse_large_head()
+        elif self.head_bytes:  # a head still arriving
+            front = self.front
+            if self.head_bytes > front.max_header_bytes or len(self.raw_headers) > front.max_headers:
+                self._refuse_raw(431, self._head_refused())
 
     def pause_writing(self) -> None:
         self._pause()
@@ -196,7 +206,8 @@ class Connection(asyncio.Protocol):
         self.head_bytes = 0
         most = self.fed + self.chunk  # the head's size at most
         self.fed = 0
-        headers = _decoded(self.raw_headers, self.front.header_names)
+        front = self.front
+        headers = _decoded(self.raw_headers, front.header_names)
         header_map = dict(headers)
         url = self.url
         path = ROUTE_PATHS.get(url)
@@ -215,10 +226,9 @@ class Connection(asyncio.Protocol):
             keep_alive = parser.get_http_version() != "1.0"  # costs 0.4 us: most requests do without)
         method = parser.get_method().decode("latin-1")
         request = self.parsing = Request(method, path, query, headers, header_map, keep_alive, self._settled)
-        limit = self.front.limits.max_header_bytes
-        if most > limit and self._head_size() > limit:
-            self.front.warn_large_head(limit)
-            request.answer = error_answer(431, HEAD_TOO_LARGE.format(limit=limit), "Connection: close\r\n")
+        limit = front.max_header_bytes
+        if len(headers) > front.max_headers or (most > limit and self._head_size() > limit):
+            request.answer = error_answer(431, self._head_refused(), "Connection: close\r\n")
             request.close = True
             return
         request.answer = self.app.admit(request)
@@ -226,7 +236,7 @@ class Connection(asyncio.Protocol):
             length = header_map.get("content-length")
             declared = int(length) if length is not None and length.isdigit() else None
             try:
-                request.body = BodyBuffer(declared, self.front.max_body_bytes, self.front.budget)
+                request.body = BodyBuffer(declared, front.max_body_bytes, front.budget)
             except BodyRefused as refused:
                 request.answer = refused.answer
             else:
@@ -234,8 +244,23 @@ class Connection(asyncio.Protocol):
                     self.transport.write(wire.CONTINUE)
 
     def _head_size(self) -> int:
-        """The request line's and headers' own size."""
-        return len(self.url) + sum(len(name) + len(value) for name, value in self.raw_headers)
+        """The size of the request head as sent (without spaces around header values, which are not kept)."""
+        size = len(self.parser.get_method()) + len(self.url) + HEAD_FRAMING
+        return size + sum(len(name) + len(value) + LINE_FRAMING for name, value in self.raw_headers)
+
+    def _head_refused(self) -> str:
+        """A request head is refused with 431 (logged): why, for its answer. What was kept of it is let go of at
+        once: the connection ends, but it and its parser refer to each other, so only the garbage collector frees
+        them."""
+        front = self.front
+        count = len(self.raw_headers)
+        self.raw_headers = []
+        self.url = b""
+        if count > front.max_headers:
+            front.warn_many_headers(count, front.max_headers)
+            return TOO_MANY_HEADERS.format(count=count, limit=front.max_headers)
+        front.warn_large_head(front.max_header_bytes)
+        return HEAD_TOO_LARGE.format(limit=front.max_header_bytes)
 
     def on_body(self, body: bytes) -> None:
         turn = self.parsing
@@ -325,6 +350,7 @@ class Connection(asyncio.Protocol):
         self.stream_body = turn.method != "HEAD"
         self.stream_kept = self._write(turn, self.app.answer((reply.status, reply.headers, reply, reply.exec_ms), None),
                                        streamed=reply)  # fmt: skip
+        turn.message = None  # its body, released from the budget: not held while the answer streams
 
     def stream_chunk(self, chunk: bytes) -> None:
         if self.stream_body and not self.ended:
@@ -366,10 +392,6 @@ class Connection(asyncio.Protocol):
         self._pause()
         self._queue(Request.unparsed(wire.raw_answer(status, message)))
 
-    def _refuse_large_head(self) -> None:
-        self.front.warn_large_head(self.front.limits.max_header_bytes)
-        self._refuse_raw(431, HEAD_TOO_LARGE.format(limit=self.front.limits.max_header_bytes))
-
     def _close_after_turns(self) -> None:
         if self.turns:
             self.turns[-1].close = True
@@ -401,7 +423,8 @@ class Connection(asyncio.Protocol):
     # ---- one timer per connection
 
     def _check_time(self) -> None:
-        """Fires when the current phase may have run out of time; otherwise sets itself for when it would."""
+        """Fires when the current phase may have run out of time, and at least every ``KEEP_ALIVE_S`` (a head or a
+        body may arrive, its answer go, and the connection fall idle in between); otherwise sets itself again."""
         if self.ended:
             return
         limits = self.front.limits
@@ -410,8 +433,8 @@ class Connection(asyncio.Protocol):
             return
         allowed = KEEP_ALIVE_S if self.phase == IDLE else limits.read_timeout_s
         remaining = self.since + allowed - self.loop.time()
-        if remaining > 0:
-            self.timer = self.loop.call_later(remaining, self._check_time)
+        if remaining > 0:  # looked at again within the keep-alive time: the phase may change meanwhile
+            self.timer = self.loop.call_later(min(remaining, KEEP_ALIVE_S), self._check_time)
             return
         if self.phase == IDLE:
             self._end()

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import __version__
-from . import compiled
+from . import compiled, heap
 from .access_log import AccessLog
 from .app import ScoringApp
 from .bodies import BodyBudget
@@ -134,6 +134,7 @@ def _take_over_when_ready(
 async def serve(config: ServerConfig, config_path: str | None = None) -> int:
     """Serve until interrupted (exit 0) or until the script cannot start (exit 3). SIGHUP reloads."""
     _setup_logging()
+    heap.fix_threshold()  # before any request: the bodies' memory goes back to the system (heap.py)
     listener, taking_over = bind(config.host, config.port, shared=config.reuse_port)
     metrics = ServerMetrics()
     pool = WorkerPool(config, metrics)
@@ -141,7 +142,9 @@ async def serve(config: ServerConfig, config_path: str | None = None) -> int:
     pool.on_ready = lambda generation: write_status("ready", generation)
     pool.on_failed = lambda generation, report: write_status("failed", generation, report)
     access_log = AccessLog()
-    limits = ConnectionLimits(fit_file_limit(config.max_connections), config.max_header_bytes, config.read_timeout_s)
+    limits = ConnectionLimits(
+        fit_file_limit(config.max_connections), config.max_header_bytes, config.max_headers, config.read_timeout_s
+    )
     app = ScoringApp(pool, metrics, access_log)
     front = Front(app, limits, config.max_body_bytes, BodyBudget(config.max_buffered_bytes))
     server = HttpServer(front, listener, shared=config.reuse_port)

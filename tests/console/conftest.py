@@ -2,34 +2,19 @@
 Chromium driven by Playwright (no browser is downloaded: the suite is skipped without /usr/bin/chromium)."""
 
 import os
-import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from mldeploy import InferenceConfig, LocalWebservice, Model, Workspace
+from tests.support.console import Console, browser, page, running_console
 from tests.support.servers import free_port
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCRIPTS = Path(__file__).parent / "scripts"
+__all__ = ["browser", "page"]
 ARTIFACTS = Path(os.environ.get("MLDEPLOY_SCREENSHOTS", Path(__file__).parents[2] / "test-artifacts" / "console"))
-URL = re.compile(r"Open: (http://127\.0\.0\.1:\d+)/\?token=(\S+)")
-
-
-@dataclass
-class Console:
-    base: str
-    token: str
-    process: subprocess.Popen[str]
-
-    @property
-    def url(self) -> str:
-        return f"{self.base}/?token={self.token}"
 
 
 @pytest.fixture(scope="module")
@@ -77,40 +62,8 @@ def kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def console(workspace: Workspace, kubeconfig: Path) -> Iterator[Console]:
-    command = [sys.executable, "-m", "mldeploy", "ui", "--port", "0", "--workspace", str(workspace.path)]
-    environment = {**os.environ, "KUBECONFIG": str(kubeconfig)}
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
-    assert process.stdout is not None
-    first_lines = [process.stdout.readline() for _ in range(2)]
-    found = URL.search("".join(first_lines))
-    if found is None:
-        process.kill()
-        pytest.fail(f"mldeploy ui printed no URL: {first_lines} {process.communicate()[1]}")
-    yield Console(found.group(1), found.group(2), process)
-    process.terminate()
-    process.wait(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (scripts/test.sh installs it as root)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM))
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):  # type: ignore[no-untyped-def]
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    page.on("dialog", lambda dialog: dialog.accept())
-    page.set_default_timeout(30_000)
-    yield page
-    context.close()
+    with running_console(workspace.path, {"KUBECONFIG": str(kubeconfig)}) as console:
+        yield console
 
 
 def screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]

@@ -29,9 +29,10 @@ SERVER_STARTS_SHOWN = "document.querySelector('#log').textContent.split('Listeni
 
 def test_without_the_token_every_page_and_action_is_refused(console: Console, sums: str) -> None:
     with httpx.Client(base_url=console.base, timeout=10) as client:
-        for path in ("/", f"/services/{sums}", f"/services/{sums}/metrics", "/models", "/static/console.js"):
+        for path in ("/", f"/services/{sums}", f"/services/{sums}/metrics", f"/services/{sums}/keys", "/models"):
             assert client.get(path).status_code == 401, path
             assert client.get(path, params={"token": "wrong"}).status_code == 401, path
+        assert client.get("/static/console.js").status_code == 200  # the package's own files: nothing secret
         refused = client.post(f"/services/{sums}/actions/delete")
         assert refused.status_code == 401
         assert "?token=" in refused.text
@@ -236,3 +237,30 @@ def test_a_narrow_window_keeps_every_column_reachable(console: Console, sums: st
     assert width <= 420
     screenshot(page, "service-narrow")
     context.close()
+
+
+def test_the_token_stays_out_of_the_address_bar_through_links_reloads_and_new_tabs(  # type: ignore[no-untyped-def]
+    console: Console, sums: str, page
+) -> None:
+    page.goto(console.url)
+    assert page.url == console.base + "/"
+    page.get_by_role("link", name=sums).click()
+    expect(page.locator("#log")).to_contain_text("Listening")
+    assert page.url == f"{console.base}/services/{sums}"
+    page.reload()  # no token in the address: the page reopens itself with the one kept for this origin
+    expect(page.locator("#log")).to_contain_text("Listening")
+    assert page.url == f"{console.base}/services/{sums}"
+    with page.context.expect_page() as opened:
+        page.get_by_role("link", name="Models").click(modifiers=["Control"])
+    tab = opened.value
+    expect(tab.get_by_role("heading", name="Models")).to_be_visible()
+    assert tab.url == f"{console.base}/models"
+    page.go_back()
+    expect(page.get_by_role("row").filter(has_text=sums).get_by_role("status")).to_have_text("Healthy")
+    page.goto(f"{console.base}/models?token=not-this-console-s")  # a link of another page does not log it out
+    expect(page.get_by_role("heading", name="Models")).to_be_visible()
+    assert page.url == f"{console.base}/models"
+    stranger = page.context.browser.new_page()  # a browser that was never given the token
+    stranger.goto(f"{console.base}/models")
+    expect(stranger.locator("body")).to_contain_text("needs its access token")
+    stranger.close()

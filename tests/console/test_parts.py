@@ -46,23 +46,34 @@ def test_the_cli_starts_without_the_web_stack() -> None:
 
 
 async def _through_the_gate() -> None:
-    inner = Starlette(routes=[Route("/", lambda request: PlainTextResponse("inside"))])
+    inner = Starlette(routes=[Route("/", lambda request: PlainTextResponse("inside"), methods=["GET", "POST"])])
     transport = httpx.ASGITransport(TokenGate(inner, "secret"))
+    own = {"Origin": "http://127.0.0.1:8899"}
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8899") as client:
         assert (await client.get("/")).status_code == 401
         assert (await client.get("/", headers={"Authorization": "token nope"})).status_code == 401
         assert (await client.get("/", headers={"Authorization": "token secret"})).text == "inside"
         opened = await client.get("/?token=secret&x=1", headers={"Accept": "text/html"})
-        assert opened.status_code == 303
-        assert opened.headers["location"] == "/?x=1"
-        assert "httponly" in opened.headers["set-cookie"].lower()
-        assert "samesite=strict" in opened.headers["set-cookie"].lower()
-        assert (await client.get("/")).text == "inside"  # with the cookie
-    async with httpx.AsyncClient(transport=transport, base_url="http://attacker.example") as rebound:
+        assert opened.text == "inside"
+        assert "set-cookie" not in opened.headers
+        assert opened.headers["x-frame-options"] == "DENY"
+        reopening = await client.get("/models", headers={"Accept": "text/html"})
+        assert reopening.status_code == 401
+        assert 'data-access="refused"' in reopening.text and "/static/access.js" in reopening.text
+        assert (await client.post("/?token=secret", headers=own)).status_code == 401  # actions: the header only
+        assert (await client.post("/", headers={**own, "Authorization": "token secret"})).text == "inside"
+        foreign = await client.post("/", headers={"Origin": "http://127.0.0.1:8898", "Authorization": "token secret"})
+        assert foreign.status_code == 403
+        cross_site = {"Sec-Fetch-Site": "cross-site", "Authorization": "token secret"}
+        assert (await client.post("/", headers=cross_site)).status_code == 403
+    async with httpx.AsyncClient(transport=transport, base_url="http://attacker.example:8899") as rebound:
         assert (await rebound.get("/?token=secret")).status_code == 403
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8899") as other_port:
+        headers = {"Host": "127.0.0.1:8898", "Authorization": "token secret"}
+        assert (await other_port.get("/", headers=headers)).status_code == 403
 
 
-def test_the_gate_wants_the_token_and_a_loopback_host() -> None:
+def test_the_gate_wants_the_token_from_the_console_own_origin_and_a_loopback_host() -> None:
     anyio.run(_through_the_gate)
 
 
@@ -117,7 +128,7 @@ def test_the_planner_computes_as_mldeploy_plan_and_names_bad_inputs() -> None:
     simulated = plan({"target_rps": "200", "request_time": "0.1", "load": "spike"})
     assert len(simulated.series["t"]) == 600
     assert simulated.rejected_percent and simulated.advice
-    with pytest.raises(BadPlanInput, match="Seconds one request takes: 0 is too small; type more than 0"):
+    with pytest.raises(BadPlanInput, match="Seconds one request takes: 0 cannot be planned; type a number more than 0"):
         plan({"request_time": "0"})
     with pytest.raises(BadPlanInput, match="Minimum replicas is more than maximum replicas"):
         plan({"min_replicas": "5", "max_replicas": "2"})

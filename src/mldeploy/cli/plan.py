@@ -9,15 +9,18 @@ from typing import Annotated, Any
 
 import typer
 
-from .deploy import positive, utilization
+from ..planning.bounds import BOUNDS
+from .deploy import utilization
 from .output import Format, OutputOption, fail, out, say, show
 
 ROWS = 12
 
 
-def _not_negative(param: typer.CallbackParam, value: float) -> float:
-    if value < 0:
-        fail(f"{param.opts[0]} {value:g}: give 0 or more.")
+def _bounded(param: typer.CallbackParam, value: float) -> float:
+    """Refuse a value outside the planner's bounds (planning/bounds.py), naming the flag and what to give."""
+    bound = BOUNDS[str(param.name)]
+    if not bound.allows(value):
+        fail(f"{param.opts[0]} {value:g}: give {bound.wanted}.")
     return value
 
 
@@ -69,23 +72,21 @@ def _advice_lines(advice, scaling) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def plan(
-    target_rps: Annotated[float, typer.Option(callback=positive, help="Requests per second to serve.")],
-    request_time: Annotated[float, typer.Option(callback=positive, help="Seconds one request takes.")],
-    max_concurrent: Annotated[int, typer.Option(min=1, help="replica_max_concurrent_requests.")] = 1,
+    target_rps: Annotated[float, typer.Option(callback=_bounded, help="Requests per second to serve.")],
+    request_time: Annotated[float, typer.Option(callback=_bounded, help="Seconds one request takes.")],
+    max_concurrent: Annotated[int, typer.Option(callback=_bounded, help="replica_max_concurrent_requests.")] = 1,
     target_utilization: Annotated[
         float, typer.Option(callback=utilization, help="0.7 or 70 (autoscale_target_utilization).")
     ] = 0.7,
     load: Annotated[
         str | None, typer.Option(help="Simulate a load curve: steady, ramp, spike, or a CSV of 'seconds,rps'.")
     ] = None,
-    duration: Annotated[float, typer.Option(callback=positive, help="Seconds simulated for a preset curve.")] = 600,
-    min_replicas: Annotated[int, typer.Option(min=1, help="autoscale_min_replicas.")] = 1,
-    max_replicas: Annotated[int, typer.Option(min=1, help="autoscale_max_replicas.")] = 10,
-    refresh: Annotated[float, typer.Option(callback=positive, help="autoscale_refresh_seconds.")] = 1,
-    max_wait_ms: Annotated[float, typer.Option(callback=_not_negative, help="max_request_wait_time (ms).")] = 500,
-    pod_start: Annotated[
-        float, typer.Option(callback=_not_negative, help="Seconds from scale-up to a ready pod.")
-    ] = 30,
+    duration: Annotated[float, typer.Option(callback=_bounded, help="Seconds simulated for a preset curve.")] = 600,
+    min_replicas: Annotated[int, typer.Option(callback=_bounded, help="autoscale_min_replicas.")] = 1,
+    max_replicas: Annotated[int, typer.Option(callback=_bounded, help="autoscale_max_replicas.")] = 10,
+    refresh: Annotated[float, typer.Option(callback=_bounded, help="autoscale_refresh_seconds.")] = 1,
+    max_wait_ms: Annotated[float, typer.Option(callback=_bounded, help="max_request_wait_time (ms).")] = 500,
+    pod_start: Annotated[float, typer.Option(callback=_bounded, help="Seconds from scale-up to a ready pod.")] = 30,
     plot: Annotated[Path | None, typer.Option(help="Write the simulation as an image here (.png, .svg, .pdf).")] = None,
     output: OutputOption = Format.table,
 ) -> None:

@@ -28,6 +28,7 @@ def ui(
         listener.close()
         fail(f"Port {port} on 127.0.0.1 cannot be used ({error.strerror}): give another with --port, or --port 0 "
              "for a free one.")  # fmt: skip
+    listener.listen(128)  # the printed URL answers at once: connections wait for the app in the backlog
     token = new_token()
     opened = workspace(ctx)
     url = f"http://127.0.0.1:{listener.getsockname()[1]}/?token={token}"

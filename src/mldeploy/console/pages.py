@@ -31,9 +31,16 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     return TEMPLATES.TemplateResponse(request, template, context, status_code=status_code)
 
 
+def _whole_page(request: Request) -> bool:
+    """Whether the request wants a whole page: opened by the browser, a followed link (hx-boost) or the back
+    button; not a part of a page that htmx refreshes."""
+    headers = request.headers
+    return not headers.get("hx-request") or bool(headers.get("hx-boosted") or headers.get("hx-history-restore-request"))
+
+
 def message(request: Request, text: str, status_code: int, title: str = "") -> HTMLResponse:
     """A message in a page, or in the part of a page that asked (htmx)."""
-    template = "_message.html" if request.headers.get("hx-request") else "message.html"
+    template = "message.html" if _whole_page(request) else "_message.html"
     return render(request, template, status_code, text=text, title=title or "Problem", kind="error")
 
 

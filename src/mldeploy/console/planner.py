@@ -6,6 +6,7 @@ from typing import Any
 
 from ..cli.plan import _advice_lines
 from ..planning.advice import advise
+from ..planning.bounds import BOUNDS, Bound
 from ..planning.load import PRESETS, preset
 from ..planning.replicas import replicas_needed, utilization_fraction
 from ..planning.simulator import Scaling
@@ -13,26 +14,31 @@ from ..planning.simulator import Scaling
 NO_LOAD = "none"
 
 
+UTILIZATION = Bound(0, 100, least_allowed=False)  # a fraction or a percentage: utilization_fraction() tells
+
+
 @dataclass(frozen=True)
 class Input:
     name: str
     label: str
     default: float
-    integer: bool = False  # then 1 or more
-    zero_ok: bool = False  # else more than 0
+
+    @property
+    def bound(self) -> Bound:
+        return BOUNDS.get(self.name, UTILIZATION)
 
 
 INPUTS = (
     Input("target_rps", "Requests per second to serve", 20),
     Input("request_time", "Seconds one request takes", 0.1),
-    Input("max_concurrent", "Concurrent requests per replica", 1, integer=True),
+    Input("max_concurrent", "Concurrent requests per replica", 1),
     Input("target_utilization", "Target utilization (% or fraction)", 70),
     Input("duration", "Seconds simulated", 600),
-    Input("min_replicas", "Minimum replicas", 1, integer=True),
-    Input("max_replicas", "Maximum replicas", 10, integer=True),
+    Input("min_replicas", "Minimum replicas", 1),
+    Input("max_replicas", "Maximum replicas", 10),
     Input("refresh", "Autoscaler refresh (s)", 1),
-    Input("max_wait_ms", "Longest queue wait (ms)", 500, zero_ok=True),
-    Input("pod_start", "Seconds until a new replica is ready", 30, zero_ok=True),
+    Input("max_wait_ms", "Longest queue wait (ms)", 500),
+    Input("pod_start", "Seconds until a new replica is ready", 30),
 )
 LOADS = (NO_LOAD, *PRESETS)
 
@@ -51,24 +57,15 @@ class PlanResult:
     series: dict[str, list[float]] = field(default_factory=dict)  # one list per chart line, per second
 
 
-def _least(spec: Input, value: float) -> str | None:
-    """What to type instead of a ``value`` too small for ``spec``; None when it is not."""
-    if spec.integer:
-        return "1 or more" if value < 1 else None
-    if spec.zero_ok:
-        return "0 or more" if value < 0 else None
-    return "more than 0" if value <= 0 else None
-
-
 def _number(spec: Input, text: str) -> float:
+    integer = spec.bound.integer
     try:
-        value = int(text) if spec.integer else float(text)
+        value = int(text) if integer else float(text)
     except ValueError:
-        kind = "a whole number" if spec.integer else "a number"
+        kind = "a whole number" if integer else "a number"
         raise BadPlanInput(f"{spec.label}: {text!r} is not {kind}; type e.g. {spec.default:g}.") from None
-    least = _least(spec, value)
-    if least:
-        raise BadPlanInput(f"{spec.label}: {text} is too small; type {least}.")
+    if not spec.bound.allows(value):
+        raise BadPlanInput(f"{spec.label}: {text} cannot be planned; type {spec.bound.wanted}.")
     return value
 
 

@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .bounds import MAX_REPLICAS
 from .load import LoadCurve
 from .replicas import replicas_needed
 from .simulator import Scaling, Simulation, simulate
@@ -57,7 +58,7 @@ def advise(curve: LoadCurve, scaling: Scaling) -> Advice:
     if not advice.has_503s:
         return advice
     steady_state = replicas_needed(curve.peak_rps, scaling.request_time_s, scaling.max_concurrent, 1.0)
-    upper = max(scaling.max_replicas, steady_state * 2)
+    upper = min(max(scaling.max_replicas, steady_state * 2), MAX_REPLICAS)
     advice.capped = any(
         second.ready_replicas >= scaling.max_replicas and second.rejected_fraction > 0
         for second in advice.baseline.seconds

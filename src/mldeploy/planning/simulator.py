@@ -64,7 +64,9 @@ def simulate(curve: LoadCurve, scaling: Scaling) -> Simulation:
     ready = _desired(settled, scaling)
     busy, queued = min(settled, float(ready * scaling.max_concurrent)), 0.0
     starting: deque[float] = deque()  # ready times of pods being started
-    wishes: deque[tuple[float, int]] = deque([(0.0, ready)])  # (time, desired) within the stabilisation window
+    # (time, desired) within the stabilisation window, each wish higher than every later one: the first is the
+    # window's highest, found in constant time however often the autoscaler looks
+    wishes: deque[tuple[float, int]] = deque([(0.0, ready)])
     next_refresh, second_arrived, second_rejected = scaling.refresh_s, 0.0, 0.0
     steps = round(curve.duration_s / STEP_S)
     for step in range(steps):
@@ -73,16 +75,9 @@ def simulate(curve: LoadCurve, scaling: Scaling) -> Simulation:
             starting.popleft()
             ready += 1
         slots = ready * scaling.max_concurrent
-        busy -= busy * STEP_S / scaling.request_time_s
-        moved = min(max(0.0, slots - busy), queued)
-        busy, queued = busy + moved, queued - moved
         arrivals = curve.rps(t) * STEP_S
-        direct = min(max(0.0, slots - busy), arrivals)
-        busy += direct
-        queue_room = max(0.0, scaling.max_wait_s * slots / scaling.request_time_s - queued)
-        admitted = min(arrivals - direct, queue_room)
-        queued += admitted
-        rejected = arrivals - direct - admitted
+        step_of = _slow_step if scaling.request_time_s >= STEP_S else _fast_step
+        busy, queued, rejected = step_of(busy, queued, arrivals, slots, scaling)
         result.arrived += arrivals
         result.rejected += rejected
         second_arrived += arrivals
@@ -97,17 +92,42 @@ def simulate(curve: LoadCurve, scaling: Scaling) -> Simulation:
     return result
 
 
+def _slow_step(busy: float, queued: float, arrivals: float, slots: int, scaling: Scaling) -> tuple[float, float, float]:
+    """One step of requests that last a step or more: a share of the busy slots ends, the queue and then the
+    arrivals take the free ones, the rest waits (up to the queue wait) or is refused. (busy, queued, rejected)."""
+    busy -= busy * STEP_S / scaling.request_time_s
+    moved = min(max(0.0, slots - busy), queued)
+    busy, queued = busy + moved, queued - moved
+    direct = min(max(0.0, slots - busy), arrivals)
+    queue_room = max(0.0, scaling.max_wait_s * slots / scaling.request_time_s - queued)
+    admitted = min(arrivals - direct, queue_room)
+    return busy + direct, queued + admitted, arrivals - direct - admitted
+
+
+def _fast_step(busy: float, queued: float, arrivals: float, slots: int, scaling: Scaling) -> tuple[float, float, float]:
+    """One step of requests shorter than a step: each slot serves ``STEP_S / request_time`` of them in it; what
+    is not served waits (up to the queue wait) or is refused; busy slots are the served rate times the request
+    time (Little's law). The same as ``_slow_step`` when a request lasts exactly a step."""
+    del busy  # every request in service at the step's start has ended within it
+    served = min(queued + arrivals, slots * STEP_S / scaling.request_time_s)
+    waiting = queued + arrivals - served
+    rejected = max(0.0, waiting - scaling.max_wait_s * slots / scaling.request_time_s)
+    return served * scaling.request_time_s / STEP_S, waiting - rejected, rejected
+
+
 def _scale(t: float, ready: int, starting: deque[float], wishes: deque[tuple[float, int]], desired: int,
            scaling: Scaling) -> int:  # fmt: skip
     """Start pods for a higher wish at once; remove pods only for a wish that stayed lower all window long."""
+    while wishes and wishes[-1][1] <= desired:
+        wishes.pop()
     wishes.append((t, desired))
-    while wishes and wishes[0][0] < t - scaling.stabilization_s:
+    while wishes[0][0] < t - scaling.stabilization_s:
         wishes.popleft()
     total = ready + len(starting)
     if desired > total:
         starting.extend([t + scaling.pod_start_s] * (desired - total))
         return ready
-    keep = max(wish for _, wish in wishes)
+    keep = wishes[0][1]
     while total > keep:
         if starting:
             starting.pop()

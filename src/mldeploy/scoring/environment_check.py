@@ -1,10 +1,11 @@
 """Does an environment work? Import each of its packages in the environment's own interpreter and, when one
 fails, say which, the error's last line, the probable incompatible pair and the pin that fixes it.
 
-Runs inside the environment, with the standard library only: after a build (``python -m
-mldeploy.scoring.environment_check --json REQUIREMENT...``), as a plain script in an image's environment
-stage (``python environment_check.py --requirements FILE``), and from failures.py when init() fails inside an
-installed package. Import names come from the installed distributions' metadata (top_level.txt, RECORD).
+Runs inside the environment, with the standard library only: after a build on this machine (``python -m
+mldeploy.scoring.environment_check --json REQUIREMENT...``; by hand without ``--json``), and from failures.py
+when init() fails inside an installed package, on every target. Images do not run it when they are built:
+their environments are judged by init() (docs/environments.md). Import names come from the installed
+distributions' metadata (top_level.txt, RECORD).
 """
 
 import argparse
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-MARKER = "mldeploy environment check:"  # starts the paragraph in a build log
+MARKER = "mldeploy environment check:"  # starts the paragraph printed without --json
 BINARY = re.compile(
     r"binary incompatib|compiled using|compiled against|size changed|undefined symbol|_ARRAY_API|"
     r"cannot open shared object",
@@ -176,14 +177,9 @@ def check(requirements: list[str]) -> dict[str, Any] | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("requirement", nargs="*")
-    parser.add_argument("--requirements", help="a file of requirements, one a line")
     parser.add_argument("--json", action="store_true", help="print the failure as JSON (null when none)")
     args = parser.parse_args(argv)
-    requirements = list(args.requirement)
-    if args.requirements:
-        with open(args.requirements) as file:
-            requirements += [line.strip() for line in file if line.strip() and not line.startswith("#")]
-    failure = check(requirements)
+    failure = check(list(args.requirement))
     sys.stderr.flush()
     if args.json:
         print(json.dumps(failure))

@@ -1,6 +1,10 @@
 // mldeploy console: the live log (server-sent events), the charts (uPlot, fed from /metrics samples), copy
-// buttons and the plan chart. Everything else is htmx in the pages.
+// buttons and the plan chart. Everything else is htmx in the pages; links load the next page into this one
+// (hx-boost), so what a page started (its log stream, its chart sampling) is stopped when another replaces it.
+// The token comes from access.js.
 "use strict";
+
+let stopPage = () => {};
 
 const COLOURS = ["#2e7d32", "#1565c0", "#b91c1c", "#9a6700", "#6a1b9a"];
 
@@ -27,9 +31,11 @@ function startCharts(container) {
     spec.chart = makeChart(spec.element, spec.names, spec.unit);
   }
   const problem = document.getElementById("charts-problem");
+  let timer = null;
   async function sample() {
     try {
-      const answer = await fetch(container.dataset.metrics, { headers: { Accept: "application/json" } });
+      const headers = { Accept: "application/json", Authorization: "token " + consoleToken() };
+      const answer = await fetch(container.dataset.metrics, { headers });
       const data = await answer.json();
       const times = data.points.map((p) => p.t);
       problem.textContent = data.problem || (times.length ? "" : "Waiting for the first samples (one a second)…");
@@ -42,14 +48,15 @@ function startCharts(container) {
     } catch (error) {
       problem.textContent = "The console did not answer: is `mldeploy ui` still running?";
     }
-    setTimeout(sample, 1000);
+    if (container.isConnected) timer = setTimeout(sample, 1000);
   }
   sample();
+  return () => clearTimeout(timer);
 }
 
 function startLog(element) {
   const follow = document.getElementById("log-follow");
-  const source = new EventSource(element.dataset.stream);
+  const source = new EventSource(withToken(element.dataset.stream));  // a stream cannot send headers
   const append = (text, className) => {
     const line = document.createElement("span");
     if (className) line.className = className;
@@ -67,6 +74,7 @@ function startLog(element) {
     append(JSON.parse(event.data).message, "restart");
     source.close();
   });
+  return () => source.close();
 }
 
 function drawPlan() {
@@ -93,10 +101,17 @@ document.addEventListener("click", async (event) => {
   }
 });
 
-document.addEventListener("DOMContentLoaded", () => {
+function startPage() {
+  stopPage();
   const charts = document.getElementById("charts");
-  if (charts) startCharts(charts);
   const log = document.getElementById("log");
-  if (log) startLog(log);
+  const stops = [charts && startCharts(charts), log && startLog(log)].filter(Boolean);
+  stopPage = () => stops.forEach((stop) => stop());
+}
+
+document.addEventListener("DOMContentLoaded", startPage);
+document.addEventListener("htmx:historyRestore", startPage);
+document.addEventListener("htmx:afterSettle", (event) => {
+  if (event.detail.boosted) startPage();
+  drawPlan();
 });
-document.addEventListener("htmx:afterSettle", drawPlan);

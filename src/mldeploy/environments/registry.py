@@ -44,15 +44,21 @@ def _network_urls(name: str) -> list[str]:
     return [url for url in pip_settings().get(name, "").split() if url.startswith(("http://", "https://"))]
 
 
-def container_pip_conf(ca_path: str) -> str:
-    """A pip.conf for builds inside containers: the host's network indexes, its CA bundle at ``ca_path``
-    (local file indexes and find-links folders do not exist there and are left out). It keeps the indexes'
-    credentials, so it belongs to a build stage that no image keeps."""
-    lines = ["[global]", f"cert = {ca_path}"]
+def container_pip_settings(ca_path: str) -> dict[str, str]:
+    """pip's settings for builds inside containers: the host's network indexes, its CA bundle at ``ca_path``
+    (local file indexes and find-links folders do not exist there and are left out). They keep the indexes'
+    credentials, so no layer of any image may hold them."""
+    settings = {"cert": ca_path}
     for name in URL_SETTINGS:
         urls = _network_urls(name)
         if urls:
-            lines.append(f"{name} = {' '.join(urls)}")
+            settings[name] = " ".join(urls)
+    return settings
+
+
+def container_pip_conf(ca_path: str) -> str:
+    """``container_pip_settings`` as a pip.conf, for a build stage that no image keeps."""
+    lines = ["[global]", *(f"{name} = {value}" for name, value in container_pip_settings(ca_path).items())]
     return "\n".join(lines) + "\n"
 
 

@@ -2,8 +2,10 @@
 and a failed step explained by its last log lines.
 
 The environment is built first, on its own, as ``mldeploy/env:<hash>``, and kept: other deployments with
-the same packages start from it and skip the ``pip install``. Its build stage (the one holding the host's
-pip settings) is removed once the environment image exists, so no image on this engine keeps them.
+the same packages start from it and skip the ``pip install``. The host's pip settings (which may hold an
+index's credentials) reach its install step over 127.0.0.1 for the build's duration (build_settings), so no
+layer holds them; its build stage is removed once the environment image exists. A failed build's
+intermediate images (the steps before the one that failed) are removed too.
 """
 
 import contextlib
@@ -15,6 +17,8 @@ from typing import Any
 
 from ..errors import BuildError
 from . import package
+from .build_pip import URL_VARIABLE
+from .build_settings import served
 
 STEP = re.compile(r"^Step (\d+/\d+) : (.*)$")
 LAYER = re.compile(r"^ ---> ([0-9a-f]{12,})$")
@@ -26,7 +30,8 @@ def build_image(
 ) -> dict[str, str]:
     """Build ``context`` as ``tag`` (``options``: the engine's, e.g. ``dockerfile``, ``buildargs``), keeping
     the log in ``log_file``. Unchanged layers come from the cache. Each step's instruction → the id of the
-    image it made."""
+    image it made. A failed build's untagged images are removed (the engine keeps those another image or
+    container uses)."""
     lines: list[str] = []
     layers: dict[str, str] = {}
     instruction = ""
@@ -35,6 +40,7 @@ def build_image(
     )
     for chunk in stream:
         if "error" in chunk:
+            _remove_untagged(client, list(layers.values()))
             lines.append(str(chunk["error"]).strip())
             log_file.write_text("\n".join(lines))
             tail = "\n".join(lines[-FAILED_LOG_LINES:])
@@ -55,29 +61,38 @@ def build_image(
     return layers
 
 
-def _remove_build_stage(client: Any, layers: dict[str, str]) -> None:
-    """Remove the environment's build stage (and its untagged parents: the pip settings' layers)."""
+def _remove_untagged(client: Any, images: list[str]) -> None:
+    """Remove those of ``images`` that have no tag, the last first (with each, its untagged parents that nothing
+    else uses). One that another image or container uses stays (the engine refuses), as does a tagged one."""
     from docker.errors import APIError
 
-    for instruction, image_id in layers.items():
-        if instruction.startswith(package.ENVIRONMENT_STEP):
-            with contextlib.suppress(APIError):  # another build is using it now: its own cleanup removes it
+    for image_id in reversed(images):
+        with contextlib.suppress(APIError):  # gone with a child, used by another build or image, or a conflict
+            if not client.images.get(image_id).tags:
                 client.images.remove(image_id)
+
+
+def _remove_build_stage(client: Any, layers: dict[str, str]) -> None:
+    """Remove the environment's build stage (and its untagged parents)."""
+    _remove_untagged(client, [image for step, image in layers.items() if step.startswith(package.ENVIRONMENT_STEP)])
 
 
 def build_environment_image(client: Any, context: Path, progress: Callable[[str], None], log_file: Path) -> str:
     """The environment image of ``context`` (built unless an earlier deployment left it); its tag."""
     from docker.errors import ImageNotFound
 
+    settings = package.pip_environment()
     with tempfile.TemporaryDirectory(prefix="mldeploy-environment-") as folder:
-        reference = package.write_environment_context(context, Path(folder))
+        reference = package.write_environment_context(context, Path(folder), settings)
         try:
             client.images.get(reference)
             return reference
         except ImageNotFound:
             pass
         progress(f"installing the environment's packages into {reference}")
-        _remove_build_stage(client, build_image(client, Path(folder), reference, progress, log_file))
+        with served(settings) as url:
+            layers = build_image(client, Path(folder), reference, progress, log_file, buildargs={URL_VARIABLE: url})
+        _remove_build_stage(client, layers)
     return reference
 
 

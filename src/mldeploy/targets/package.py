@@ -6,9 +6,10 @@ images, owned by root and readable by the server's user (uid 10001), which the i
 
 The packages are installed in a build stage of their own that gets the host's pip settings (which may hold
 an index's credentials) and CA bundle; the image keeps only the installed environment. mldeploy builds that
-stage on its own as ``mldeploy/env:<hash>`` (from a temporary folder, see image_build) and the rest with
-``mldeploy-build/Dockerfile`` on top of it; ``Dockerfile`` at the context's root does both in one plain
-``docker build``, for ``mldeploy package --dockerfile``.
+stage on its own as ``mldeploy/env:<hash>`` (from a temporary folder, see image_build), its pip settings
+served to the install step over 127.0.0.1 and never written into a layer (build_settings), and the rest with
+``mldeploy-build/Dockerfile`` on top of it. ``Dockerfile`` at the context's root does both in one plain
+``docker build``, for ``mldeploy package --dockerfile``: its stage copies ``pip.conf`` from the context.
 
 The server listens on 0.0.0.0:5001 inside its container (``docker run -p 8000:5001``, as the seed does);
 MLDEPLOY_HOST / MLDEPLOY_PORT change that (the Docker target runs images with --network host on 127.0.0.1).
@@ -24,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..environments.advice import runtime_conflict
-from ..environments.registry import container_pip_conf, host_ca_bundle
+from ..environments.registry import container_pip_conf, container_pip_settings, host_ca_bundle
 from ..environments.spec import EnvironmentSpec
 from ..environments.venv import copy_runtime, runtime_requirements
 from ..errors import DeploymentError
@@ -33,8 +34,10 @@ from ..workspace.blobs import BlobStore
 from ..workspace.private import write_private
 from ..workspace.schema import ModelRow
 from . import app_folder
+from .build_pip import URL_VARIABLE
 
 APP_ROOT = "/var/azureml-app"
+CA_BUNDLE = "/etc/mldeploy/ca.crt"  # the host's, in the environment stage
 CONTAINER_PORT = 5001
 SERVER_UID = 10001  # the image's user (and group): the scoring server never runs as root
 SERVER_USER = "azureml"
@@ -43,16 +46,17 @@ ENVIRONMENT = f"{BUILD}/environment"  # the environment stage's files
 APP_DOCKERFILE = f"{BUILD}/Dockerfile"  # the image on top of a built environment (ENVIRONMENT build argument)
 ENVIRONMENT_STEP = "RUN python3 -m venv /opt/mldeploy/env"
 ENVIRONMENT_REPOSITORY = "mldeploy/env"
+PIP = "/opt/mldeploy/env/bin/pip"
+BUILD_PIP = "build_pip.py"  # fetches the served pip settings in the install step (build_settings)
 SERVER_COMMAND = ["/opt/mldeploy/env/bin/python", "-m", "mldeploy.scoring", "/etc/mldeploy/server.json"]
 ENVIRONMENT_STAGES = f"""\
 FROM {{base}} AS environment
 # 1. environment: the user's packages and the scoring runtime's dependencies, installed in this stage with the
 #    host's pip settings and CA bundle, which stay here: the image gets only /opt/mldeploy/env
-COPY {{files}}ca.crt /etc/mldeploy/ca.crt
-COPY {{files}}pip.conf /etc/pip.conf
+COPY {{files}}ca.crt {CA_BUNDLE}
 COPY {{files}}requirements.txt /opt/mldeploy/requirements.txt
-{ENVIRONMENT_STEP} \\
- && /opt/mldeploy/env/bin/pip install --no-cache-dir --disable-pip-version-check -r /opt/mldeploy/requirements.txt
+{{settings}}{ENVIRONMENT_STEP} \\
+ && {{pip}} install --no-cache-dir --disable-pip-version-check -r /opt/mldeploy/requirements.txt
 FROM {{base}}
 RUN groupadd --gid {SERVER_UID} {SERVER_USER} \\
  && useradd --uid {SERVER_UID} --gid {SERVER_UID} --create-home --shell /usr/sbin/nologin {SERVER_USER}
@@ -87,9 +91,9 @@ def write_context(
 ) -> ServerConfig:
     """Write the build context into ``folder`` (created); the image's server config.
 
-    ``require_key``: the image's server refuses to start without $MLDEPLOY_AUTH_KEYS (a package; a service's
-    target gives its keys itself). ``standalone``: also write the environment stage's pip settings and CA
-    bundle, so that ``Dockerfile`` builds with plain ``docker build``."""
+    ``require_key``: the image's server refuses to start without $MLDEPLOY_AUTH_KEYS (a package, or a service
+    with auth, whose target gives the keys in the config it mounts). ``standalone``: also write the environment
+    stage's pip settings and CA bundle, so that ``Dockerfile`` builds with plain ``docker build``."""
     if spec is not None and spec.python not in (None, "3.11"):
         raise DeploymentError(
             f"The container base image has Python 3.11; the environment asks for Python {spec.python}. "
@@ -124,10 +128,22 @@ def write_context(
     )
     (build / "server.json").write_text(config.to_json())
     app_steps = APP_STEPS.format(command=json.dumps(SERVER_COMMAND))
-    stages = ENVIRONMENT_STAGES.format(base=base, files=f"{ENVIRONMENT}/")
+    stages = environment_stages(base, f"{ENVIRONMENT}/")
     (folder / "Dockerfile").write_text(stages + app_steps)
     (folder / APP_DOCKERFILE).write_text("ARG ENVIRONMENT\nFROM ${ENVIRONMENT}\n" + app_steps)
     return config
+
+
+def environment_stages(base: str, files: str, served_settings: bool = False) -> str:
+    """The environment's build stage and the image's first steps, with the stage's files in ``files``. Its pip
+    settings: ``served_settings``, fetched from mldeploy during the build (an mldeploy build), else copied from
+    ``files``/pip.conf (a plain ``docker build``)."""
+    if served_settings:
+        settings = f"COPY {files}{BUILD_PIP} /etc/mldeploy/{BUILD_PIP}\nARG {URL_VARIABLE}\n"
+        pip = f"python3 /etc/mldeploy/{BUILD_PIP} {PIP}"
+    else:
+        settings, pip = f"COPY {files}pip.conf /etc/pip.conf\n", PIP
+    return ENVIRONMENT_STAGES.format(base=base, files=files, settings=settings, pip=pip)
 
 
 def _readable_by_all(folder: Path) -> None:
@@ -146,7 +162,12 @@ def _readable_by_all(folder: Path) -> None:
 def write_environment_files(folder: Path) -> None:
     """The environment stage's pip settings (owner-only: they may hold an index's credentials) and CA bundle."""
     shutil.copyfile(host_ca_bundle(), folder / "ca.crt")
-    write_private(folder / "pip.conf", container_pip_conf("/etc/mldeploy/ca.crt"))
+    write_private(folder / "pip.conf", container_pip_conf(CA_BUNDLE))
+
+
+def pip_environment() -> dict[str, str]:
+    """The host's pip settings for the environment stage, as pip's PIP_* variables (served, never written)."""
+    return {f"PIP_{name.upper().replace('-', '_')}": value for name, value in container_pip_settings(CA_BUNDLE).items()}
 
 
 def base_of(context: Path) -> str:
@@ -154,14 +175,15 @@ def base_of(context: Path) -> str:
     return (context / "Dockerfile").read_text().split("\n", 1)[0].removeprefix("FROM ").split()[0]
 
 
-def write_environment_context(context: Path, folder: Path) -> str:
-    """Write the environment stage of ``context`` alone into ``folder`` (its own build context, with the
-    host's pip settings); the tag that keeps the built environment: the same base, packages and index
-    settings give the same tag, so any deployment reuses it."""
+def write_environment_context(context: Path, folder: Path, settings: dict[str, str]) -> str:
+    """Write the environment stage of ``context`` alone into ``folder`` (its own build context, whose pip
+    ``settings`` are served during the build, not written); the tag that keeps the built environment: the
+    same base, packages and index settings give the same tag, so any deployment reuses it."""
     shutil.copyfile(context / ENVIRONMENT / "requirements.txt", folder / "requirements.txt")
-    write_environment_files(folder)
-    (folder / "Dockerfile").write_text(ENVIRONMENT_STAGES.format(base=base_of(context), files=""))
-    digest = hashlib.sha256()
-    for name in ("Dockerfile", "ca.crt", "pip.conf", "requirements.txt"):
+    shutil.copyfile(host_ca_bundle(), folder / "ca.crt")
+    shutil.copyfile(Path(__file__).with_name(BUILD_PIP), folder / BUILD_PIP)
+    (folder / "Dockerfile").write_text(environment_stages(base_of(context), "", served_settings=True))
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for name in ("Dockerfile", "ca.crt", BUILD_PIP, "requirements.txt"):
         digest.update((folder / name).read_bytes())
     return f"{ENVIRONMENT_REPOSITORY}:{digest.hexdigest()[:12]}"

@@ -1,5 +1,9 @@
 """A service's deployment image: the build context of ``record.revision`` (its app folder) built through the
-engine, on the base image, with the environment layer kept for reuse."""
+engine, on the base image, with the environment layer kept for reuse.
+
+The image's own config (``/etc/mldeploy/server.json``) holds no key: the target gives the service's config
+with its keys at run time. A service deployed with auth has an image that refuses to start without keys, so
+the image run by hand (``docker run IMAGE``) never serves ``/score`` without one."""
 
 import contextlib
 import shutil
@@ -19,13 +23,14 @@ def build_service_image(
     client: Any, blobs: BlobStore, record: ServiceRecord, plan: Plan, progress: Progress, repository: str,
     extra_requirements: Sequence[str] = (),
 ) -> ServerConfig:  # fmt: skip
-    """Build ``repository:<revision>`` into ``record.image``; the server config the image carries."""
+    """Build ``repository:<revision>`` into ``record.image``; the server config the image carries (requiring
+    keys at run time when the plan's ``auth_enabled``)."""
     base = base_image(client, progress)
     shutil.rmtree(record.app_root, ignore_errors=True)
     progress("writing the build context")
     image_config = package.write_context(
         record.app_root, base, blobs, plan.models, plan.entry_script, plan.source_directory, plan.spec,
-        extra_requirements,
+        extra_requirements, require_key=bool(plan.settings.get("auth_enabled")),
     )  # fmt: skip
     record.image = f"{repository}:{record.revision}"
     build_deployment_image(client, record.app_root, record.image, progress, record.path / "build.log")

@@ -79,7 +79,7 @@ CASES = {
         BAD_INPUT,
     ),
     "deploy: unknown model": Case(("deploy", "new-svc", "--entry-script", "echo.py", "-m", "nope"), NOT_FOUND),
-    "deploy: name taken": Case(("deploy", "echo-svc", "--entry-script", "echo.py"), BAD_INPUT, "--overwrite"),
+    "deploy: name taken": Case(("deploy", "echo-svc", "--entry-script", "echo.py"), FAILED, "--overwrite"),
     "deploy: init() fails": Case(
         ("deploy", "init-fails", "--entry-script", "init_raises.py"), FAILED, "Service 'init-fails' failed to start."
     ),

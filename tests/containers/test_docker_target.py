@@ -3,6 +3,7 @@ failure mode of the seed, each with its message."""
 
 import contextlib
 import json
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import httpx
 import pytest
 
 from mldeploy import AciWebservice, Environment, InferenceConfig, Model, Webservice, WebserviceException, Workspace
-from mldeploy.targets.capacity import GIB
+from mldeploy.targets.capacity import GIB, host_capacity
 from mldeploy.targets.container import container_name
 from mldeploy.workspace.services import services_root
 
@@ -36,6 +37,17 @@ from azureml.core.model import Model
 
 def init():
     Model.get_model_path("my-best-model")
+
+
+def run(data):
+    return data
+"""
+NO_IMPORT = """\
+import not_installed_anywhere
+
+
+def init():
+    pass
 
 
 def run(data):
@@ -160,8 +172,35 @@ def test_init_failure_is_a_crash_loop_reported_without_waiting(
     assert "CrashLoopBackOff" in message and "restarted" in message
     assert "FileNotFoundError" in message and "settings-that-do-not-exist.json" in message
     assert "line 5" in message and "AZUREML_MODEL_DIR" in message
+    assert "The container keeps restarting" in message and "holds 0.1 CPU and 0.5 GB of this host" in message
+    assert "Free them: service.delete()" in message
     assert _inspect(docker_client, service)["RestartCount"] >= 2
     assert service.state == "Failed"
+
+
+def _holds(docker_client: Any, service: Webservice) -> bool:
+    """The service's container counts against this host's CPU and memory (it runs, or restarts)."""
+    return any(holder.startswith(service.name) for holder in host_capacity(docker_client).holders)
+
+
+def test_a_script_that_does_not_import_is_not_restarted_and_holds_no_cpu_or_memory(
+    docker_client: Any, workspace: Workspace, model: Model, project: Path
+) -> None:
+    """A permanent failure, seen by wait_for_deployment, or by a look at the state of a service nobody waits for:
+    its container stops restarting (as a local server stops), so the next deploy has the room it held."""
+    (project / "no_import.py").write_text(NO_IMPORT)
+    waited, message = _failed_deployment(workspace, model, project, "aci-noimport", NO_IMPORT)
+    assert "ModuleNotFoundError" in message and "not_installed_anywhere" in message
+    assert "The failure is permanent" in message and "the container is not restarted again" in message
+    unwatched = _deploy(workspace, model, "aci-unwatched", "no_import.py", memory_gb=1)
+    deadline = time.monotonic() + 120
+    while unwatched.state != "Failed" or _holds(docker_client, unwatched):
+        assert time.monotonic() < deadline, "the container still restarts"
+        time.sleep(0.2)
+    for service in (waited, unwatched):
+        container = _inspect(docker_client, service)
+        assert container["State"]["Status"] == "exited" and container["HostConfig"]["RestartPolicy"]["Name"] == "no"
+        assert not _holds(docker_client, service)
 
 
 def test_a_model_path_that_is_not_there_shows_the_model_tree(

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from mldeploy import AciWebservice, AksWebservice, WebserviceException, Workspace
+from mldeploy.api.deploy_config import check_settings
 from mldeploy.scoring.config import ServerConfig
 from mldeploy.targets.server_limits import scoring_limits
 from mldeploy.workspace.services import load
@@ -84,11 +85,15 @@ def test_the_deployment_configurations_carry_them_checked(capsys: pytest.Capture
         assert scoring_limits(given) == {"max_requests_per_worker": 100, "max_worker_rss_mb": 600,
                                          "max_response_bytes": 1_572_864}  # fmt: skip
     with pytest.raises(WebserviceException, match=r"max_worker_rss_mb 512 is at or above .* raise memory_gb\."):
-        AciWebservice.deploy_configuration(max_worker_rss_mb=512)
+        AciWebservice.deploy_configuration(memory_gb=0.5, max_worker_rss_mb=512)
+    # without memory_gb, judged by the deploy or the update against the memory the service gets (or keeps)
+    assert AciWebservice.deploy_configuration(max_worker_rss_mb=1000)["max_worker_rss_mb"] == 1000
+    with pytest.raises(WebserviceException, match=r"max_worker_rss_mb 1000 is at or above .* raise memory_gb\."):
+        check_settings(AciWebservice.deploy_configuration(max_worker_rss_mb=1000))
     with pytest.raises(WebserviceException, match=r"or raise memory_gb_limit\."):
         AksWebservice.deploy_configuration(memory_gb=1, memory_gb_limit=0.5, max_worker_rss_mb=600)
     with pytest.raises(WebserviceException, match=r"max_requests_per_worker 2\.5 cannot be used"):
         AksWebservice.deploy_configuration(max_requests_per_worker=2.5)
     capsys.readouterr()
-    AciWebservice.deploy_configuration(memory_gb=1, workers=2, max_worker_rss_mb=600)
+    check_settings(AciWebservice.deploy_configuration(memory_gb=1, workers=2, max_worker_rss_mb=600))
     assert "2 worker(s) at max_worker_rss_mb 600 plus the front" in capsys.readouterr().err

@@ -13,14 +13,17 @@ from typing import Any
 import pytest
 
 from mldeploy import AciWebservice, InferenceConfig, Model, Webservice, WebserviceException, Workspace
+from mldeploy.console import services as console_services
 from mldeploy.diagnose.stopped import boot_time
 from mldeploy.targets import deployments
 from mldeploy.targets.container import container_name
 from tests.containers.conftest import docker_client  # noqa: F401 - the real engine, or the test is skipped
+from tests.deployments.test_cli import mldeploy
 
 SAMPLE = json.dumps({"data": [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]]})
 START_TIMEOUT_S = 120
 ECHO = "def init():\n    pass\n\n\ndef run(data):\n    return data\n"
+CONSOLE_CSS = Path(console_services.__file__).parent / "static" / "console.css"
 
 
 def kill(service: Webservice, whole_group: bool = False) -> None:
@@ -64,6 +67,37 @@ def test_a_server_killed_after_serving_is_told_apart_from_a_start_up_failure_and
     assert (service.state, service.port) == ("Healthy", port)
     assert "result" in json.loads(service.run(SAMPLE))
     assert service.start() is False, "a running service is left alone"
+
+
+def _settled(service: Webservice) -> str:
+    """The service's state once its server is no longer running."""
+    deadline = time.monotonic() + 30
+    while (state := service.state) in ("Healthy", "Transitioning"):
+        assert time.monotonic() < deadline, "the stopped server still counts as running"
+        time.sleep(0.05)
+    return state
+
+
+def test_a_server_stopped_cleanly_is_stopped_not_failed_everywhere_and_starts_again(
+    workspace: Workspace, model: Model, project: Path
+) -> None:
+    """SIGTERM (kill, a shutdown): the server finishes and exits 0. Listed, shown, in the console and waited for
+    as Stopped, with the diagnosis that says so; a killed server stays Failed (above)."""
+    service = Model.deploy(workspace, "asked-to-stop", [model], InferenceConfig(entry_script="score.py"))
+    service.wait_for_deployment()
+    assert service._record.pid is not None
+    os.kill(service._record.pid, signal.SIGTERM)
+    assert _settled(service) == "Stopped"
+    [listed] = json.loads(mldeploy(workspace, "service", "list", "-o", "json").stdout)
+    [shown] = json.loads(mldeploy(workspace, "service", "show", "asked-to-stop", "-o", "json").stdout)
+    assert (listed["state"], shown["state"]) == ("Stopped", "Stopped")
+    seen = console_services.view(workspace, service._record)
+    assert (seen.state, seen.troubled, seen.failure) == ("Stopped", False, "")
+    assert "Its server stopped cleanly, as asked" in seen.diagnosis[0]
+    assert f".state-{seen.state.lower()} " in CONSOLE_CSS.read_text(), "the console's badge has a colour"
+    with pytest.raises(WebserviceException, match=r"was healthy .*, then stopped"):
+        service.wait_for_deployment()
+    assert service.start() is True and service.state == "Healthy"
 
 
 def test_after_a_restart_of_the_machine_start_all_brings_back_every_stopped_service(
@@ -112,19 +146,41 @@ def test_a_pid_given_to_another_services_server_is_not_taken_for_the_ended_one(
     assert "result" in json.loads(other.run(SAMPLE))
 
 
+def _docker_echo(workspace: Workspace, project: Path, name: str) -> Webservice:
+    """A healthy Docker service that answers what it is sent."""
+    (project / "echo.py").write_text(ECHO)
+    config = AciWebservice.deploy_configuration()
+    service = Model.deploy(workspace, name, [], InferenceConfig(entry_script="echo.py"), config)
+    service.wait_for_deployment()
+    return service
+
+
 @pytest.mark.slow
 def test_a_docker_service_whose_container_is_gone_gets_a_new_one_from_its_image(
     docker_client: Any,  # noqa: F811
     workspace: Workspace,
     project: Path,
 ) -> None:
-    (project / "echo.py").write_text(ECHO)
-    config = AciWebservice.deploy_configuration()
-    service = Model.deploy(workspace, "aci-revive", [], InferenceConfig(entry_script="echo.py"), config)
-    service.wait_for_deployment()
+    service = _docker_echo(workspace, project, "aci-revive")
     docker_client.containers.get(container_name(service._record)).remove(force=True)
     assert service.diagnose() == [
         "The container of 'aci-revive' is gone; start it again (from its image): service.start()."
     ]
     assert deployments.start_all(workspace.path, lambda step: None, START_TIMEOUT_S) == {"aci-revive": None}
+    assert service.run("hi") == "hi"
+
+
+@pytest.mark.slow
+def test_a_docker_service_stopped_with_docker_stop_is_stopped_not_failed_and_starts_again(
+    docker_client: Any,  # noqa: F811
+    workspace: Workspace,
+    project: Path,
+) -> None:
+    service = _docker_echo(workspace, project, "aci-stopped")
+    docker_client.containers.get(container_name(service._record)).stop()
+    assert _settled(service) == "Stopped"
+    [diagnosis] = service.diagnose()
+    assert diagnosis.startswith("Service 'aci-stopped' was stopped: its server ended cleanly, as asked"), diagnosis
+    assert "Fix: start it again: service.start()." in diagnosis
+    assert service.start() is True and service.state == "Healthy"
     assert service.run("hi") == "hi"

@@ -1,7 +1,8 @@
-"""Docker target containers never run the scoring server as root: as the image's user (uid 10001) when the host
-user is root (the service folder is handed over to it), as the host user otherwise; with no capabilities, no
-way to gain privileges, and a stop timeout longer than the server's shutdown grace. The server still reads its
-owner-only config (also after the control plane rewrites it for new keys) and writes its status."""
+"""Docker target containers never run the scoring server as root: as the service's own uid, in its own group
+when the host user is root (the container's folder is handed over to it), in the host user's group otherwise (the
+folder is shared through it); with no capabilities, no way to gain privileges, and a stop timeout longer than the
+server's shutdown grace. The server still reads its config (also after the control plane rewrites it for new
+keys) and writes its status."""
 
 import json
 import os
@@ -20,8 +21,9 @@ import pytest
 import mldeploy
 from mldeploy import AciWebservice, InferenceConfig, Model, Workspace
 from mldeploy.scoring.config import ServerConfig
+from mldeploy.targets import service_containers
 from mldeploy.targets.container import container_name
-from mldeploy.targets.package import SERVER_UID
+from mldeploy.targets.service_uids import UIDS
 from tests.containers.conftest import docker_client  # noqa: F401 - the real engine (or a skip), shared
 
 pytestmark = [
@@ -52,7 +54,7 @@ def container_uids(client: Any, name: str) -> set[int]:
     return uids
 
 
-def test_as_root_the_server_runs_as_the_image_user_and_still_reloads_new_keys(
+def test_as_root_the_server_runs_as_the_service_own_user_and_still_reloads_new_keys(
     engine: Any, workspace: Workspace, model: Model, project: Path
 ) -> None:
     (project / "echo.py").write_text(ECHO)
@@ -60,14 +62,20 @@ def test_as_root_the_server_runs_as_the_image_user_and_still_reloads_new_keys(
     service = Model.deploy(workspace, "non-root", [model], InferenceConfig("echo.py"), config)
     service.wait_for_deployment(timeout_sec=300)
     name = container_name(service._record)
-    assert container_uids(engine, name) == {SERVER_UID}  # the front and its worker
+    uid = service._record.uid
+    assert uid in UIDS and container_uids(engine, name) == {uid}  # the front and its worker
     attributes = engine.api.inspect_container(name)
+    assert attributes["Config"]["User"] == f"{uid}:{uid}"
     assert attributes["HostConfig"]["CapDrop"] == ["ALL"]
     assert attributes["HostConfig"]["SecurityOpt"] == ["no-new-privileges"]
     grace = ServerConfig.from_file(str(service._record.config_file)).shutdown_grace_s
     assert attributes["Config"]["StopTimeout"] > grace
+    own = service_containers.folder(service._record, engine.containers.get(name))
+    assert own is not None
+    for path, mode in ((own, 0o700), (own / "server.json", 0o600)):
+        assert (path.stat().st_uid, path.stat().st_gid, stat.S_IMODE(path.stat().st_mode)) == (uid, uid, mode)
     for path, mode in ((service._record.path, 0o700), (service._record.config_file, 0o600)):
-        assert (path.stat().st_uid, stat.S_IMODE(path.stat().st_mode)) == (SERVER_UID, mode)
+        assert stat.S_IMODE(path.stat().st_mode) == mode
 
     old_key, _ = service.get_keys()
     service.regen_key("Primary")  # the control plane rewrites server.json (root's, 0600); the server reads it
@@ -90,8 +98,10 @@ service = Model.deploy(workspace, "as-host-user", [model], InferenceConfig("echo
 try:
     service.wait_for_deployment(timeout_sec=300)
     service.regen_key("Secondary")
-    uids = container_uids(service._target.client, container_name(service._record))
-    print(json.dumps({"uids": sorted(uids), "answer": service.run('"hi"')}))
+    name = container_name(service._record)
+    user = service._target.client.api.inspect_container(name)["Config"]["User"]
+    uids = container_uids(service._target.client, name)
+    print(json.dumps({"uid": service._record.uid, "uids": sorted(uids), "user": user, "answer": service.run('"hi"')}))
 finally:
     service.delete()
 """
@@ -110,9 +120,12 @@ def host_user_folder() -> Iterator[Path]:
 
 @pytest.mark.skipif(shutil.which("setpriv") is None or not DOCKER_SOCKET.exists(), reason="needs setpriv, a socket")
 @pytest.mark.skipif(not SYSTEM_PYTHON.exists(), reason="needs the system's python3")
-def test_a_host_user_who_is_not_root_runs_the_server_as_themselves(engine: Any, host_user_folder: Path) -> None:
+def test_a_host_user_who_is_not_root_runs_the_server_as_the_service_in_their_group(
+    engine: Any, host_user_folder: Path
+) -> None:
     """As uid 4242 (in the engine's group), with the system's python3 given this venv's packages: a venv made
-    from root's own Python may lie where another user cannot run it."""
+    from root's own Python may lie where another user cannot run it. The service's uid is its own, not 4242
+    (whose other processes could otherwise join its port), its group 4242's, which shares its folder."""
     command = ["setpriv", f"--reuid={HOST_USER}", f"--regid={HOST_USER}", f"--groups={DOCKER_SOCKET.stat().st_gid}",
                str(SYSTEM_PYTHON), "-c", AS_HOST_USER, str(host_user_folder / "workspace")]  # fmt: skip
     packages = [Path(mldeploy.__file__).parents[1], Path(__file__).parents[2], sysconfig.get_paths()["purelib"]]
@@ -121,4 +134,5 @@ def test_a_host_user_who_is_not_root_runs_the_server_as_themselves(engine: Any, 
     ran = subprocess.run(command, cwd=host_user_folder, env=environment, capture_output=True, text=True, timeout=600)
     assert ran.returncode == 0, ran.stderr[-3000:]
     outcome = json.loads(ran.stdout.splitlines()[-1])
-    assert outcome == {"uids": [HOST_USER], "answer": '"hi"'}
+    uid = outcome["uid"]
+    assert uid in UIDS and outcome == {"uid": uid, "uids": [uid], "user": f"{uid}:{HOST_USER}", "answer": '"hi"'}

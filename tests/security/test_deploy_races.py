@@ -1,6 +1,7 @@
-"""Deploys, updates and deletes of one service name from several processes at once (issue 13, item 6):
-one name is claimed by one process at a time, so exactly one service results, every other deploy is told
-why, and nothing keeps serving once the service is deleted. Real CLI processes, real servers."""
+"""Deploys, updates and deletes of one service name from several processes at once (issue 13, item 6; issue
+23, item 9): one name is claimed by one process at a time, so exactly one service results, every other deploy
+is told why with one exit code (1), whether it would have replaced the service or found the name taken, and
+nothing keeps serving once the service is deleted. Real CLI processes, real servers."""
 
 import json
 import os
@@ -110,7 +111,7 @@ def test_concurrent_deploys_make_one_service_per_name(workspace: Workspace, mode
     )
     racers, independents = results[:DEPLOYERS], results[DEPLOYERS:]
     assert [result.returncode for result in independents] == [0] * OTHER_NAMES, [r.stderr for r in independents]
-    assert [result.returncode for result in racers].count(0) == 1, [result.stderr for result in racers]
+    assert sorted(result.returncode for result in racers) == [0] + [1] * (DEPLOYERS - 1), [r.stderr for r in racers]
     for refused in (result for result in racers if result.returncode != 0):
         assert "A service named 'race-svc' already exists" in refused.stderr
         assert "Traceback" not in refused.stderr
@@ -129,6 +130,55 @@ def test_concurrent_deploys_make_one_service_per_name(workspace: Workspace, mode
     assert process_group(deployed["race-svc"]["pid"]) == []
     assert not listening(deployed["race-svc"]["port"])
     assert not (workspace.path / "services" / "race-svc").exists()
+
+
+@pytest.mark.slow
+def test_racing_overwrites_one_replaces_the_service_and_the_others_say_another_deploy_was_in_progress(
+    workspace: Workspace, model: Model, many_files: Path
+) -> None:
+    args = deploy_args("overwritten", "--source-dir", str(many_files), "--overwrite")
+    succeed(workspace, *args)
+    replaced = records(workspace)["overwritten"]
+    results = run_together(workspace, [args] * DEPLOYERS)
+    assert sorted(result.returncode for result in results) == [0] + [1] * (DEPLOYERS - 1), [r.stderr for r in results]
+    for refused in (result for result in results if result.returncode != 0):
+        assert "Service 'overwritten' was not replaced: another deploy of it was in progress" in refused.stderr
+        assert "mldeploy deploy overwritten ... --overwrite again" in refused.stderr
+        assert "SIGTERM" not in refused.stderr and "Traceback" not in refused.stderr
+    deployed = records(workspace)
+    assert list(deployed) == ["overwritten"] and deployed["overwritten"]["pid"] != replaced["pid"]
+    assert only_tracked_servers_run(workspace)
+    assert process_group(replaced["pid"]) == []
+    folder = workspace.path / "services" / "overwritten"
+    assert sorted(path.name for path in folder.glob("app-*")) == ["app-1"], "one app folder, the winner's"
+    assert Webservice(workspace, "overwritten").state == "Healthy"
+    assert "result" in json.loads(Webservice(workspace, "overwritten").run(SAMPLE))
+
+
+@pytest.mark.slow
+def test_a_name_taken_exits_1_whether_found_before_anything_is_made_or_after_waiting(
+    workspace: Workspace, model: Model, project: Path
+) -> None:
+    succeed(workspace, *deploy_args("taken"))
+    refused = subprocess.run(command(workspace, *deploy_args("taken")), capture_output=True, text=True)
+    assert refused.returncode == 1, refused.stderr
+    assert "A service named 'taken' already exists. Add --overwrite to replace it" in refused.stderr
+
+
+@pytest.mark.slow
+def test_a_deploy_replaced_before_it_was_awaited_says_so(workspace: Workspace, model: Model, project: Path) -> None:
+    """The name is free between Model.deploy and wait_for_deployment: a deploy of another process can replace
+    the service then; the wait says so (not that the server ended by SIGTERM)."""
+    first = Model.deploy(workspace, "between", [model], InferenceConfig(entry_script="score.py"))
+    succeed(workspace, *deploy_args("between", "--overwrite"))
+    with pytest.raises(WebserviceException) as error:
+        first.wait_for_deployment()
+    assert str(error.value) == (
+        "Service 'between' was replaced by another deploy of it before this one became healthy: that deploy's "
+        "service is the one serving."
+    )
+    assert Webservice(workspace, "between").state == "Healthy"
+    assert only_tracked_servers_run(workspace)
 
 
 @pytest.mark.slow
@@ -153,7 +203,7 @@ def test_a_deployer_killed_while_it_holds_the_name_does_not_block_it(
     claim = workspace.path / "locks" / "services" / "killed"
     deadline = time.monotonic() + TIMEOUT_S
     while deployer.poll() is None and time.monotonic() < deadline:
-        if claim.exists() and claim.read_text() == str(deployer.pid):
+        if claim.exists() and claim.read_text().split()[:1] == [str(deployer.pid)]:
             break
         time.sleep(0.01)
     assert deployer.poll() is None, "the deployer finished without ever claiming the name"

@@ -1,7 +1,11 @@
 """Deployment configurations, as the v1 ``deploy_configuration`` functions make them: dicts of settings whose
-type picks the target (local processes or a Docker container)."""
+type picks the target (local processes or a Docker container). Each holds every setting a deploy uses (the
+defaults filled in) and remembers which ones its caller gave: an update changes only those (``changes``)."""
 
-from typing import Any, TypeVar
+import functools
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, TypeVar
 
 from rich.console import Console
 
@@ -16,7 +20,42 @@ AZURE_ONLY = frozenset({
     "cmk_key_version", "vnet_name", "subnet_name",
 })  # fmt: skip
 console = Console(stderr=True, soft_wrap=True)
-Config = TypeVar("Config", bound=dict[str, Any])
+
+
+class DeploymentConfiguration(dict):  # type: ignore[type-arg]
+    """Settings of a deployment; ``given``: those its caller gave (None: every one, as in a plain dict)."""
+
+    target = ""
+    follow: ClassVar[dict[str, tuple[str, ...]]] = {}  # a setting given → the settings whose value it sets too
+    given: frozenset[str] | None = None
+
+
+Config = TypeVar("Config", bound=DeploymentConfiguration)
+
+
+def changes(config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The settings that ``config`` changes in an update: those its caller gave (a ``deploy_configuration``'s
+    defaults are not given: the service keeps its own); every one of a plain dict."""
+    given = getattr(config, "given", None)
+    return {name: value for name, value in (config or {}).items() if given is None or name in given}
+
+
+def _noting_given(make: Callable[..., Config]) -> Callable[..., Config]:
+    """``make``'s configuration remembers which arguments its caller passed, and the settings they set too."""
+    signature = inspect.signature(make)
+
+    @functools.wraps(make)
+    def configuration(*args: Any, **kwargs: Any) -> Config:
+        config = make(*args, **kwargs)
+        passed = set(signature.bind(*args, **kwargs).arguments) - {"azure_only"}
+        config.given = frozenset(passed.union(*(config.follow.get(name, ()) for name in passed)) & set(config))
+        try:  # what the given settings show alone: the memory a limit is judged against may be the service's
+            check_limits(changes(config))
+        except LimitError as error:
+            raise WebserviceException(str(error)) from None
+        return config
+
+    return configuration
 
 
 def _ignore_azure_only(function: str, given: dict[str, Any], azure_only: frozenset[str]) -> None:
@@ -34,35 +73,40 @@ def _ignore_azure_only(function: str, given: dict[str, Any], azure_only: frozens
 def _with_limits(
     config: Config, max_requests_per_worker: int | None, max_worker_rss_mb: int | None, max_response_mb: float | None
 ) -> Config:
-    """``config`` with mldeploy's worker recycling and answer cap (those of `mldeploy serve`; None or 0: off),
-    checked: a value that cannot work is refused, an RSS limit the workers together may pass before the
-    container's is warned of."""
+    """``config`` with mldeploy's worker recycling and answer cap (those of `mldeploy serve`; None or 0: off)."""
     config.update(
         max_requests_per_worker=max_requests_per_worker,
         max_worker_rss_mb=max_worker_rss_mb,
         max_response_mb=max_response_mb,
     )
+    return config
+
+
+def check_settings(settings: Mapping[str, Any]) -> None:
+    """Refuse the recycling and answer cap settings that cannot work; warn of an RSS limit the workers together
+    may pass before the container's. The settings of a whole deployment: a limit is judged against the memory
+    the service gets, given or kept."""
     try:
-        advice = check_limits(config)
+        advice = check_limits(settings)
     except LimitError as error:
         raise WebserviceException(str(error)) from None
     if advice:
         console.print(advice, highlight=False, markup=False)
-    return config
 
 
-class LocalServiceDeploymentConfiguration(dict):  # type: ignore[type-arg]
+class LocalServiceDeploymentConfiguration(DeploymentConfiguration):
     """Settings of a local deployment (port, workers, debug_errors, legacy_compat, worker recycling)."""
 
     target = "local"
 
 
-class AciServiceDeploymentConfiguration(dict):  # type: ignore[type-arg]
+class AciServiceDeploymentConfiguration(DeploymentConfiguration):
     """Settings of a container deployment on the Docker engine (the ACI equivalent)."""
 
     target = "docker"
 
 
+@_noting_given
 def local_configuration(
     port: int | None = None,
     workers: int = 1,
@@ -83,6 +127,7 @@ def local_configuration(
     return _with_limits(config, max_requests_per_worker, max_worker_rss_mb, max_response_mb)
 
 
+@_noting_given
 def aci_configuration(
     cpu_cores: float | None = None,
     memory_gb: float | None = None,
@@ -123,10 +168,16 @@ def aci_configuration(
     return _with_limits(config, max_requests_per_worker, max_worker_rss_mb, max_response_mb)
 
 
-class AksServiceDeploymentConfiguration(dict):  # type: ignore[type-arg]
+class AksServiceDeploymentConfiguration(DeploymentConfiguration):
     """Settings of a Kubernetes deployment (the AKS equivalent), with the v1 defaults."""
 
     target = "kubernetes"
+    follow: ClassVar[dict[str, tuple[str, ...]]] = {
+        "cpu_cores": ("cpu_cores_limit",),  # the limits follow the requests unless given
+        "memory_gb": ("memory_gb_limit",),
+        "num_replicas": ("autoscale_enabled",),  # fixed replicas stop autoscaling
+        "token_auth_enabled": ("auth_enabled",),
+    }
 
 
 TOKEN_AUTH_NOTICE = (
@@ -137,6 +188,7 @@ TOKEN_AUTH_NOTICE = (
 AKS_AZURE_ONLY = frozenset({"collect_model_data", "enable_app_insights", "compute_target_name", "blobfuse_enabled"})
 
 
+@_noting_given
 def aks_configuration(
     autoscale_enabled: bool | None = None,
     autoscale_min_replicas: int | None = None,

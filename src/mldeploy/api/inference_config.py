@@ -1,4 +1,5 @@
-"""``InferenceConfig``: the scoring script, its source directory and its environment."""
+"""``InferenceConfig``: the scoring script, its source directory and its environment. A deploy needs the
+script; an update keeps the service's own of each one left None."""
 
 from __future__ import annotations
 
@@ -9,6 +10,6 @@ from .environment import Environment
 
 @dataclass
 class InferenceConfig:
-    entry_script: str
+    entry_script: str | None = None
     source_directory: str | None = None
     environment: Environment | None = None

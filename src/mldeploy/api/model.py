@@ -10,16 +10,18 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import BuildError, DockerUnavailable, InvalidName, ModelError, ModelInUse, StoreError
 from ..progress import Steps
-from ..targets import deployments
+from ..targets import app_folder, deployments
 from ..targets.base import DeploymentError, Plan, Progress
 from ..wording import phrase
 from ..workspace import models
 from ..workspace.schema import ModelRow
 from ..workspace.services import ServiceRecord, services_using
 from ..workspace.services import check_name as check_service_name
+from .deploy_config import check_settings
 from .webservice import Webservice, WebserviceException, console
 
 if TYPE_CHECKING:
+    from .environment import Environment
     from .inference_config import InferenceConfig
     from .package import ModelPackage
     from .workspace import Workspace
@@ -74,23 +76,17 @@ def plan_for(
     settings: dict[str, Any],
     current: ServiceRecord | None = None,
 ) -> Plan:
-    """A deployment plan from v1 objects; without an inference config, the current service's code and
-    environment are kept."""
-    from .environment import Environment
+    """A deployment plan from v1 objects. For an update of ``current``, what the inference config leaves None
+    (all of it, without one) is the service's: its entry script, source directory and environment."""
+    from .inference_config import InferenceConfig
 
-    if inference_config is None:
-        if current is None:
-            raise WebserviceException(
-                phrase(api="Model.deploy needs an InferenceConfig(entry_script=...).", cli="Give --entry-script.")
-            )
-        entry_script, source_directory = current.entry_script, current.source_directory
-        environment = None
-        if current.environment:
-            name, _, version = current.environment.partition(":")
-            environment = Environment.get(workspace, name, int(version) if version else None)
+    config = inference_config or InferenceConfig()
+    if current is not None:
+        entry_script, source_directory = app_folder.updated_code(current, config.entry_script, config.source_directory)
+        environment = config.environment or _environment_of(workspace, current)
     else:
-        entry_script, source_directory = inference_config.entry_script, inference_config.source_directory
-        environment = inference_config.environment
+        entry_script = _script(config, "deploy")
+        source_directory, environment = config.source_directory, config.environment
     if environment is None:
         return Plan(rows, entry_script, source_directory, settings=settings)
     try:
@@ -103,6 +99,25 @@ def plan_for(
 
     label = f"{environment.name}:{environment.version}"
     return Plan(rows, entry_script, source_directory, label, build, environment.spec, settings)
+
+
+def _script(config: InferenceConfig, call: str) -> str:
+    """The entry script, which a deploy or a package needs."""
+    if not config.entry_script:
+        raise WebserviceException(
+            phrase(api=f"Model.{call} needs an InferenceConfig(entry_script=...).", cli="Give --entry-script.")
+        )
+    return config.entry_script
+
+
+def _environment_of(workspace: Workspace, record: ServiceRecord) -> Environment | None:
+    """The registered environment that service ``record`` runs in (None: the one mldeploy runs in)."""
+    from .environment import Environment
+
+    if not record.environment:
+        return None
+    name, _, version = record.environment.partition(":")
+    return Environment.get(workspace, name, int(version) if version else None)
 
 
 class Model:
@@ -196,6 +211,7 @@ class Model:
         (mldeploy's addition): the image serves /score with a new key, given at run time (``.run_command``)."""
         from .package import make_package
 
+        _script(inference_config, "package")
         rows = registered_rows(workspace, [model.id for model in models])
         return make_package(workspace, rows, inference_config, generate_dockerfile, image_name, auth_enabled)
 
@@ -225,6 +241,7 @@ class Model:
                 )
             if isinstance(deployment_target, str):  # a kubeconfig context name
                 deployment_config = type(deployment_config)({**deployment_config, "context": deployment_target})
+        check_settings(deployment_config or {})
         rows = registered_rows(workspace, [model.id for model in models])
         plan = plan_for(workspace, rows, inference_config, dict(deployment_config or {}))
         status = Steps(console, f"deploying {name}") if show_output else nullcontext()
@@ -234,7 +251,9 @@ class Model:
                 record = deployments.deploy(workspace._store, name, plan, overwrite, progress, kind)
         except (DeploymentError, DockerUnavailable, BuildError) as error:
             raise WebserviceException(str(error)) from None
-        return Webservice.of(workspace, record)
+        service = Webservice.of(workspace, record)
+        service._deploying = True
+        return service
 
     def serialize(self) -> dict[str, Any]:
         return {

@@ -36,6 +36,7 @@ class Webservice:
     """A deployed service. ``Webservice(ws, name)`` finds one deployed by any process."""
 
     compute_type = "Local"
+    _deploying = False  # made by Model.deploy in this process, not awaited yet
 
     def __new__(cls, workspace: Workspace, name: str) -> Webservice:
         try:
@@ -105,11 +106,15 @@ class Webservice:
         if show_output:
             console.print(f"[green]Healthy[/green]: {self.scoring_uri}", highlight=False)
 
-    def _wait(self, show_output: bool, generation: int = 0, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    def _wait(
+        self, show_output: bool, generation: int = 0, timeout_s: float = DEFAULT_TIMEOUT_S, deploying: bool = False
+    ) -> None:
         if show_output and self._record.deployment_config.get("debug"):
             print_launch_configuration(console, self._record)
         with self._reporting(show_output) as progress:
-            self._target.wait(self._record, timeout_s, progress, generation)
+            hold = deployments.awaiting(self.workspace.path, self._record, progress) if deploying else nullcontext()
+            with hold:
+                self._target.wait(self._record, timeout_s, progress, generation)
 
     @contextmanager
     def _changing(self) -> Iterator[None]:
@@ -123,8 +128,11 @@ class Webservice:
             raise WebserviceException(str(error)) from None
 
     def wait_for_deployment(self, show_output: bool = False, timeout_sec: float | None = None) -> None:
-        """Wait until the service answers (Healthy) or fails (with the cause, at once: no waiting for a timeout)."""
-        self._wait(show_output, timeout_s=timeout_sec or DEFAULT_TIMEOUT_S)
+        """Wait until the service answers (Healthy) or fails (with the cause, at once: no waiting for a timeout).
+        The first wait for a service that ``Model.deploy`` made holds its name, as the deploy did: another
+        deploy of it waits, then refuses; one that replaced it in between is reported."""
+        deploying, self._deploying = self._deploying, False
+        self._wait(show_output, timeout_s=timeout_sec or DEFAULT_TIMEOUT_S, deploying=deploying)
 
     def start(self, show_output: bool = False, timeout_sec: float | None = None) -> bool:
         """Start the service again when its server is not running (it died, or the machine restarted): the same
@@ -192,17 +200,22 @@ class Webservice:
         deployment_config: dict[str, Any] | None = None,
     ) -> None:
         """Swap models, code, environment or settings (locally the old workers serve until the new are ready;
-        a container hands its port over to the new one once it is ready: no request fails)."""
+        a container hands its port over to the new one once it is ready: no request fails). What is not given
+        is kept: the models without ``models``; the entry script, source directory and environment that
+        ``inference_config`` leaves None; the settings that a ``deploy_configuration(...)`` was not given (a
+        plain dict changes each setting it holds)."""
         from .model import plan_for, registered_rows
 
         with self._changing():
             current = self._record
             ids = current.models if models is None else [model.id for model in models]
+            settings = deployments.updated_settings(current, deploy_config.changes(deployment_config))
+            deploy_config.check_settings(settings)
             plan = plan_for(
                 self.workspace,
                 registered_rows(self.workspace, ids, self.name if models is None else None),
                 inference_config,
-                {**current.deployment_config, **(deployment_config or {})},
+                settings,
                 current,
             )
             try:

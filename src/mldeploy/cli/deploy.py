@@ -156,16 +156,21 @@ def check_entry_script(entry_script: str | None, source_dir: str | None) -> str:
     return entry_script
 
 
+def environment_given(service: str, conda: Path | None, pip: Path | None):  # type: ignore[no-untyped-def]
+    """The environment of --conda-file or --pip-requirements (None: neither), named by the conda file's 'name:',
+    else '<service>-env'."""
+    if conda and pip:
+        fail("Give at most one of --conda-file and --pip-requirements.")
+    return load_environment(None, conda, pip, f"{service}-env") if conda or pip else None
+
+
 def inference_config(service: str, entry_script: str | None, source_dir: str | None, conda: Path | None,
                      pip: Path | None):  # type: ignore[no-untyped-def]  # fmt: skip
-    """The v1 InferenceConfig; its environment is named by the conda file's 'name:', else '<service>-env'."""
+    """The v1 InferenceConfig of a deploy."""
     from ..api.inference_config import InferenceConfig
 
     script = check_entry_script(entry_script, source_dir)
-    if conda and pip:
-        fail("Give at most one of --conda-file and --pip-requirements.")
-    environment = load_environment(None, conda, pip, f"{service}-env") if conda or pip else None
-    return InferenceConfig(script, source_dir, environment)
+    return InferenceConfig(script, source_dir, environment_given(service, conda, pip))
 
 
 def _deployment_config(target: Target, port: int | None, workers: int | None, settings: Settings, debug: bool,
@@ -174,6 +179,7 @@ def _deployment_config(target: Target, port: int | None, workers: int | None, se
     memory would never let a worker reach) exits 2 with the fix."""
     from ..api.deploy_config import local_configuration
     from ..api.webservice import AciWebservice, AksWebservice, WebserviceException
+    from ..targets.server_limits import LimitError, check_limits
 
     given = settings.given(target.value) | limits
     if target is not Target.docker and debug:
@@ -182,13 +188,16 @@ def _deployment_config(target: Target, port: int | None, workers: int | None, se
         fail("--workers and --port apply to --target local and --target docker.")
     try:
         if target is Target.local:
-            return local_configuration(port=port, workers=workers or 1, legacy_compat=legacy_compat, **given)
-        if target is Target.docker:
-            return AciWebservice.deploy_configuration(port=port, workers=workers or 1, debug=debug,
-                                                      legacy_compat=legacy_compat, **given)  # fmt: skip
-        return AksWebservice.deploy_configuration(**given, **cluster, legacy_compat=legacy_compat)
-    except WebserviceException as error:
+            config = local_configuration(port=port, workers=workers or 1, legacy_compat=legacy_compat, **given)
+        elif target is Target.docker:
+            config = AciWebservice.deploy_configuration(port=port, workers=workers or 1, debug=debug,
+                                                        legacy_compat=legacy_compat, **given)  # fmt: skip
+        else:
+            config = AksWebservice.deploy_configuration(**given, **cluster, legacy_compat=legacy_compat)
+        check_limits(config)  # against the memory the container gets, given or by default; advice: by the deploy
+    except (WebserviceException, LimitError) as error:
         fail(str(error))
+    return config
 
 
 def check_service_name(name: str) -> None:
@@ -201,14 +210,16 @@ def check_service_name(name: str) -> None:
 
 
 def _refuse_taken(ctx: typer.Context, name: str) -> None:
+    """A name taken is refused before anything is made, with exit 1 as when a deploy finds it taken later (after
+    waiting for another deploy of it, having registered its environment)."""
+    from ..targets.deployments import already_exists
     from ..workspace.services import ServiceNotFound, load
 
     try:
         load(workspace(ctx).path, name)
     except ServiceNotFound:
         return
-    fail(f"A service named {name!r} already exists. Add --overwrite to replace it, or delete it first: "
-         f"mldeploy service delete {name}")  # fmt: skip
+    fail(already_exists(name), EXIT_FAILED)
 
 
 def _admit(target: Target, deployment: dict[str, Any], port: int | None) -> None:

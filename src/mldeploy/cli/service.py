@@ -5,7 +5,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -30,12 +30,15 @@ from .deploy import (
     WorkerRssOption,
     WorkersOption,
     check_service_name,
-    inference_config,
+    environment_given,
     limits_given,
 )
 from .model import registered
 from .output import EXIT_FAILED, EXIT_NOT_FOUND, Format, OutputOption, err, fail, out, say, show
 from .state import workspace
+
+if TYPE_CHECKING:
+    from ..workspace.services import ServiceRecord
 
 app = typer.Typer(help="Inspect, call, reload, update, start and delete deployed services.", no_args_is_help=True)
 COLUMNS = ["name", "computeType", "state", "scoringUri", "models", "environment"]
@@ -166,12 +169,12 @@ def reload(ctx: typer.Context, name: NameArgument) -> None:
 
 
 def _update_settings(
-    ctx: typer.Context, name: str, kind: str, workers: int | None, settings: Settings, limits: dict[str, Any]
+    record: "ServiceRecord", kind: str, workers: int | None, settings: Settings, limits: dict[str, Any]
 ) -> dict[str, Any] | None:
     """The settings to change; exit 2 when the service's settings with them could not work."""
     from ..targets.server_limits import LimitError, check_limits
-    from ..workspace.services import load
 
+    name = record.name
     given = settings.given(kind, name) | limits
     if workers is not None:
         if kind == "kubernetes":
@@ -181,12 +184,21 @@ def _update_settings(
         given.update({f"{key}_limit": given[key] for key in ("cpu_cores", "memory_gb") if key in given})
         given.update({"autoscale_enabled": False} if "num_replicas" in given else {})
     try:
-        advice = check_limits(load(workspace(ctx).path, name).deployment_config | given)
+        check_limits(record.deployment_config | given)  # its advice: printed by the update
     except LimitError as error:
         fail(str(error))
-    if advice:
-        say(advice)
     return given or None
+
+
+def _check_code(record: "ServiceRecord", entry_script: str | None, source_dir: str | None) -> None:
+    """Exit 2 unless the update's scoring script (given, or the service's) is found."""
+    from ..targets.app_folder import resolve_entry_script, updated_code
+
+    try:
+        resolve_entry_script(*updated_code(record, entry_script, source_dir))
+    except FileNotFoundError as error:
+        kept = record.source_directory if source_dir is None else None
+        fail(f"{error}" + (f" Without --source-dir, the service's ({kept}) is kept." if kept else ""))
 
 
 @app.command()
@@ -213,17 +225,21 @@ def update(
 ) -> None:
     """Swap models, code, environment or settings (workers, CPU, memory, auth, replicas, worker recycling);
     requests keep being served during the swap (a container hands its port over to the new one: no request
-    fails). What is not given is kept."""
+    fails). What is not given is kept: without --source-dir the service's source folder (a new --entry-script
+    is relative to it), without --entry-script its scoring script, without --conda-file or --pip-requirements
+    its environment."""
+    from ..api.inference_config import InferenceConfig
+    from ..workspace.services import load
+
     service = _service(ctx, name)
-    kind = KINDS[service.compute_type]
+    record = load(workspace(ctx).path, name)
     settings = Settings(cpu, memory, gpu, replicas, min_replicas, max_replicas, target_utilization, auth)
     limits = limits_given(max_requests_per_worker, max_worker_rss_mb, max_response_mb)
-    changes = _update_settings(ctx, name, kind, workers, settings, limits)
+    changes = _update_settings(record, KINDS[service.compute_type], workers, settings, limits)
     config = None
     if entry_script or source_dir or conda_file or pip_requirements:
-        if entry_script is None:
-            fail("With --source-dir, --conda-file or --pip-requirements, give --entry-script too.")
-        config = inference_config(name, entry_script, source_dir, conda_file, pip_requirements)
+        _check_code(record, entry_script, source_dir)
+        config = InferenceConfig(entry_script, source_dir, environment_given(name, conda_file, pip_requirements))
     found = registered(ctx, model) if model else None
     with _failures():
         service.update(found, config, changes)

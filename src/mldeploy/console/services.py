@@ -20,6 +20,7 @@ from ..targets.deployments import target_of
 from ..workspace.services import ServiceRecord, check_name, load, load_all
 
 TROUBLED = (ServiceState.FAILED, ServiceState.UNHEALTHY)
+EXPLAINED = (*TROUBLED, ServiceState.STOPPED)  # shown with the diagnosis: why, and how to start it again
 EXCEPTION_LINE = re.compile(r"^\w[\w.]*(Error|Exception|Exit|Interrupt)\b.*$", re.MULTILINE)
 VIEW_THREADS = 8
 HIDDEN_SETTINGS = ("primary_key", "secondary_key", "previous_app")
@@ -44,8 +45,8 @@ class ServiceView:
 
     @property
     def failure(self) -> str:
-        """The diagnosis in one line: its exception line when it has one, else its first line."""
-        if not self.diagnosis:
+        """The diagnosis of a failure in one line: its exception line when it has one, else its first line."""
+        if not self.troubled or not self.diagnosis:
             return ""
         found = EXCEPTION_LINE.search(self.diagnosis[0])
         return found.group(0) if found else self.diagnosis[0].splitlines()[0]
@@ -80,7 +81,8 @@ def _state(record: ServiceRecord) -> str:
 
 
 def view(workspace: Workspace, record: ServiceRecord, detailed: bool = False) -> ServiceView:
-    """A service as it is now; its diagnosis when it is Failed or Unhealthy (what `mldeploy diagnose` says)."""
+    """A service as it is now; its diagnosis when it is Failed, Unhealthy or Stopped (what `mldeploy diagnose`
+    says)."""
     state = _state(record)
     shown = ServiceView(
         name=record.name,
@@ -92,7 +94,7 @@ def view(workspace: Workspace, record: ServiceRecord, detailed: bool = False) ->
         updated=_updated(record),
         auth=bool(record.keys),
     )
-    if state in TROUBLED:
+    if state in EXPLAINED:
         shown.diagnosis = Webservice.of(workspace, record).diagnose()
     if detailed:
         settings = record.deployment_config

@@ -10,6 +10,7 @@ from ..wording import phrase
 from ..workspace.blobs import BlobStore
 from ..workspace.paths import inside
 from ..workspace.schema import ModelRow
+from ..workspace.services import ServiceRecord
 
 MODELS = "azureml-models"
 IGNORED = shutil.ignore_patterns("__pycache__", ".git", ".ipynb_checkpoints", "*.pyc")
@@ -44,12 +45,30 @@ def copy_models(app_root: Path, blobs: BlobStore, models: Sequence[ModelRow]) ->
             raise DeploymentError(f"Model {model.name!r} version {model.version} cannot be deployed: {error}") from None
 
 
+def updated_code(
+    record: ServiceRecord, entry_script: str | None, source_directory: str | None
+) -> tuple[str, str | None]:
+    """The entry script and source directory of an update of ``record`` that gives these (None: kept). A new
+    entry script is relative to the new source directory, else to the service's; a new source directory alone
+    holds the service's entry script at the same place in it."""
+    if source_directory is None:
+        return entry_script or record.entry_script, record.source_directory
+    if entry_script is None:
+        script, source = Path(record.entry_script), record.source_directory
+        entry_script = str(script.relative_to(source) if source and script.is_relative_to(source) else script.name)
+    return entry_script, source_directory
+
+
 def resolve_entry_script(entry_script: str, source_directory: str | None) -> tuple[Path, Path | None]:
     """(entry script, source directory) as absolute paths; the entry script is relative to the source directory."""
     source = Path(source_directory).resolve() if source_directory else None
     script = (source / entry_script) if source else Path(entry_script).resolve()
     if source is not None and not source.is_dir():
         raise FileNotFoundError(f"The source directory {source} does not exist.")
+    if source is not None and not script.resolve().is_relative_to(source):
+        raise FileNotFoundError(
+            f"The entry script {entry_script} is outside the source directory {source}: give its path inside it."
+        )
     if not script.is_file():
         where = f" in the source directory {source}" if source else ""
         relative = phrase(

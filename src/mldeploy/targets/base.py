@@ -40,6 +40,7 @@ class ServiceState(StrEnum):
     HEALTHY = "Healthy"
     UNHEALTHY = "Unhealthy"
     FAILED = "Failed"
+    STOPPED = "Stopped"  # local, Docker: the server ended cleanly, as asked (SIGTERM, `docker stop`, a shutdown)
     DELETING = "Deleting"
 
 

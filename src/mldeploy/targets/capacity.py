@@ -41,7 +41,8 @@ def host_capacity(client: Any, exclude: str | None = None) -> HostCapacity:
         limits = container.attrs["HostConfig"]
         held_cpus += (limits.get("NanoCpus") or 0) / 1e9
         held_memory += (limits.get("Memory") or 0) / GIB
-        holders.append(container.labels.get(SERVICE_LABEL, container.name))
+        restarting = " (failing: its container keeps restarting)" if container.status == "restarting" else ""
+        holders.append(container.labels.get(SERVICE_LABEL, container.name) + restarting)
     return HostCapacity(float(info["NCPU"]), info["MemTotal"] / GIB, held_cpus, held_memory, tuple(holders))
 
 

@@ -3,10 +3,13 @@ on 127.0.0.1, CPU and memory limits, and Docker's restart policy (a growing dela
 
 A folder of the container's own in the service's is mounted into it (service_containers): the server reads its
 config there (so SIGHUP reloads new keys) and writes its status there (so init() failures come back with file,
-line and fix). The server runs as the image's user or the host's, never root (container_policy). A container
-that fails init() again and again is a CrashLoopBackOff; one whose worker the kernel kills for memory is
-told how much memory to ask for, measured. An update starts the new container beside the serving one, on the
-same port, and stops the old one once the new one serves: no request fails (scoring/reuseport.py).
+line and fix). The server runs as a user of the service's own, never root (container_policy, service_uids). A
+container that fails init() again and again is a CrashLoopBackOff, restarted while it holds its CPU and memory,
+unless the failure is permanent (score.py does not import): then it is not restarted again. One whose worker the
+kernel kills for memory is told how much memory to ask for, measured (container_failures says each). An update
+starts the new container beside the serving one, on the same port, and stops the old one once the new one
+serves: no request fails (scoring/reuseport.py). A container whose server ended cleanly (``docker stop``) is
+Stopped, not Failed.
 """
 
 import dataclasses
@@ -15,9 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..diagnose.containers import BOOT_LINE
 from ..scoring.config import ServerConfig
-from ..wording import phrase
 from ..workspace.blobs import BlobStore
 from ..workspace.services import ServiceRecord, load
 from . import app_folder
@@ -32,17 +33,17 @@ from .base import (
     not_running,
     post_direct,
 )
-from .capacity import GIB, check_request, host_capacity
+from .capacity import check_request, host_capacity
+from .container_failures import CRASH_LOOP_RESTARTS, crash_loop, ended, gone, logs_of, stop_restarting, what_becomes
 from .docker_engine import connect
 from .image_build import build_deployment_image
 from .keys import keys_for
 from .local import check_port
-from .memory_probe import measure_peak, memory_to_ask
 from .server_limits import scoring_limits
-from .service_containers import COMMAND, MOUNT, container_name, limits
+from .service_containers import MOUNT, container_name, limits
 from .service_image import build_service_image, remove_service_images
+from .service_uids import own_uid
 
-CRASH_LOOP_RESTARTS = 2
 DEBUG_PORT = 5678
 DEBUG_REQUIREMENTS = ("debugpy>=1.8",)
 DEBUG_SCORING_TIMEOUT_MS = 24 * 3600 * 1000  # paused at a breakpoint is not a stuck run()
@@ -103,9 +104,10 @@ class DockerTarget:
         PortInUse when another process listens on the port (checked again here, just before: a server that shares
         ports could otherwise join another service's, deployed meanwhile)."""
         config = dataclasses.replace(config, reuse_port=True)  # made by a version without handovers: from now on
-        containers.write_config(record, config)
+        record.write_config(config)
         previous = containers.remove_others(self.client, record, keep=None)
         check_port(record.port)
+        record.uid = own_uid(self.client, record)
         containers.point_status(record, containers.run(self.client, record, config, successor=False))
         record.started = time.time()
         record.save()
@@ -142,6 +144,7 @@ class DockerTarget:
             return
         containers.remove_others(self.client, record, keep=old)
         started = time.time()
+        record.uid = containers.user_of(old)[0]  # only sockets of one user share a port
         successor = containers.run(self.client, record, config, successor=True)
         try:
             self._await(record, successor.id, HANDOVER_TIMEOUT_S, lambda step: None)
@@ -153,7 +156,7 @@ class DockerTarget:
                 raise DeploymentError(f"{failed} keeps serving.\n{error}") from None
             raise
         containers.promote(record, old, successor)
-        containers.write_config(record, config)
+        record.write_config(config)
         record.started = started
         record.save()
         self._remove_images(record, [containers.remove(record, old)])
@@ -206,17 +209,25 @@ class DockerTarget:
         state = container.attrs["State"]
         if state["Running"] and not state["Restarting"] and healthy(record.port):
             return ServiceState.HEALTHY
-        if container.attrs["RestartCount"] >= CRASH_LOOP_RESTARTS or state["Status"] in ("exited", "dead"):
+        if state["Status"] == "exited" and state["ExitCode"] == 0:
+            return ServiceState.STOPPED
+        if stop_restarting(record, container) or container.attrs["RestartCount"] >= CRASH_LOOP_RESTARTS:
             return ServiceState.FAILED
-        return ServiceState.TRANSITIONING
+        return ServiceState.FAILED if state["Status"] in ("exited", "dead") else ServiceState.TRANSITIONING
 
     def wait(self, record: ServiceRecord, timeout_s: float, progress: Progress, generation: int = 0) -> None:
         """Until the server (generation > ``generation``) is ready; DeploymentError with the cause as soon as
-        the container crash-loops or stops, without waiting for the timeout."""
+        the container crash-loops or stops, without waiting for the timeout, and what becomes of the container."""
         container = self._container(record)
         if container is None:
-            raise _gone(record)
-        self._await(record, container.id, timeout_s, progress, generation)
+            raise gone(record)
+        try:
+            self._await(record, container.id, timeout_s, progress, generation)
+        except DeploymentError as error:
+            restarts = what_becomes(self.client, record, container.id)
+            if restarts is None:
+                raise
+            raise DeploymentError(f"{error}\n{restarts}") from None
 
     def _await(
         self, record: ServiceRecord, container_id: str, timeout_s: float, progress: Progress, generation: int = 0
@@ -225,7 +236,7 @@ class DockerTarget:
         while time.monotonic() - started < timeout_s:
             container = containers.refresh(self.client, container_id)
             if container is None:
-                raise _gone(record)
+                raise gone(record)
             status = containers.status(record, container)
             fresh = status is not None and status["generation"] > generation
             if fresh and status["state"] == "ready" and healthy(record.port):
@@ -233,12 +244,12 @@ class DockerTarget:
             restarts = int(container.attrs["RestartCount"])
             report = status.get("report") if status else None
             if generation > 0 and fresh and status["state"] == "failed":
-                log = _logs(container, 30)
+                log = logs_of(container, 30)
                 raise DeploymentError(failure_message(record, report, log, f"Reloading {record.name!r} failed."))
             if generation == 0 and restarts >= CRASH_LOOP_RESTARTS:
-                raise DeploymentError(self._explain_failure(record, container, report))
+                raise DeploymentError(crash_loop(self.client, record, container, report))
             if container.attrs["State"]["Status"] in ("exited", "dead"):
-                raise DeploymentError(failure_message(record, None, _logs(container, 30)))
+                raise DeploymentError(ended(record, container, report))
             restarted = f", {restarts} restarts" if restarts else ""
             progress(f"waiting for init() ({time.monotonic() - started:.0f} s{restarted})")
             time.sleep(POLL_S)
@@ -247,61 +258,10 @@ class DockerTarget:
             f"See `mldeploy service logs {record.name}`."
         )
 
-    def _explain_failure(self, record: ServiceRecord, container: Any, report: Any) -> str:
-        """A crash loop: for lack of memory (the engine saw OOM kills), else the server's own report."""
-        log = _logs(container, 5000)
-        restarts = int(container.attrs["RestartCount"])
-        oom_kills = self._oom_kills(container, record.started)
-        if oom_kills:
-            config = ServerConfig.from_file(str(containers.config_file(record, container)))
-            return self._memory_message(record, config, oom_kills, log.count(BOOT_LINE), restarts)
-        headline = (
-            f"Service {record.name!r} is in CrashLoopBackOff: init() failed and the container was restarted "
-            f"{restarts} times, each after a longer wait."
-        )
-        return failure_message(record, report, log, headline)
-
-    def _oom_kills(self, container: Any, since: float) -> int:
-        """How many times the kernel killed a process of this container for memory since it was created."""
-        events = self.client.events(
-            since=int(since) - 1, until=int(time.time()) + 1, filters={"container": container.id, "event": "oom"},
-            decode=True,
-        )  # fmt: skip
-        return sum(1 for _ in events)
-
-    def _memory_message(
-        self, record: ServiceRecord, config: ServerConfig, oom_kills: int, boots: int, restarts: int
-    ) -> str:
-        _, memory_gb = limits(record.deployment_config)
-        lines = [
-            f"Service {record.name!r} is in CrashLoopBackOff: not enough memory. The kernel killed the worker "
-            f"{oom_kills} time(s) for lack of memory (OOM) while init() was loading; 'Booting worker with pid' appears "
-            f"{boots} times in the log and the container was restarted {restarts} times.",
-            f"{phrase(api='memory_gb=', cli='--memory ')}{memory_gb:g} gives the container {memory_gb * 1024:.0f} MiB.",
-        ]
-        assert record.image is not None
-        probe_limit = int(host_capacity(self.client).free_memory_gb * GIB * 0.8)
-        peak = measure_peak(self.client, record.image, COMMAND, MOUNT, config, probe_limit)
-        update = f"mldeploy service update {record.name} --memory"
-        if peak is None:
-            more = phrase(api="increase memory_gb in the deployment configuration", cli=f"give it more: {update} GB")
-            lines.append(f"Fix: {more} (a probe without the limit did not finish init() either; check the log).")
-        else:
-            ask = memory_to_ask(peak)
-            api = (f"ask for memory_gb={ask:g} (the peak plus 25 %): service.update(deployment_config="
-                   f"AciWebservice.deploy_configuration(memory_gb={ask:g})), or deploy again with it.")  # fmt: skip
-            lines += [
-                f"Measured in a probe container without that limit, the service peaks at {peak / 2**20:.0f} MiB "
-                "while init() runs.",
-                f"Fix: {phrase(api=api, cli=f'ask for {ask:g} GB (the peak plus 25 %): {update} {ask:g}')}",
-            ]
-        lines.append(f"Full log: {phrase(api='service.get_logs()', cli=f'mldeploy service logs {record.name}')}")
-        return "\n".join(lines)
-
     def logs(self, record: ServiceRecord, num_lines: int) -> str:
         """The container's log (every restart's output, in order)."""
         container = self._container(record)
-        return "" if container is None else _logs(container, num_lines)
+        return "" if container is None else logs_of(container, num_lines)
 
     def signal_reload(self, record: ServiceRecord) -> int:
         container = self._container(record)
@@ -327,12 +287,3 @@ class DockerTarget:
 def _repository(record: ServiceRecord) -> str:
     """Where the service's images are tagged, one tag per revision."""
     return f"mldeploy/{container_name(record)}"
-
-
-def _logs(container: Any, num_lines: int) -> str:
-    return bytes(container.logs(tail=num_lines)).decode(errors="replace")
-
-
-def _gone(record: ServiceRecord) -> DeploymentError:
-    again = phrase(api="service.start()", cli=f"mldeploy service start {record.name}")
-    return DeploymentError(f"The container of {record.name!r} is gone; start it again (from its image): {again}.")

@@ -5,10 +5,13 @@ Everything that can be checked is checked before anything is created; a deployme
 being prepared leaves nothing behind.
 
 Changes to one service (deploy, update, reload, keys, delete) run one at a time, whichever process makes
-them: deploy() claims the name itself; the other changes run inside ``changing()``.
+them: deploy() claims the name itself, and again while its service is awaited (``awaiting()``); the other
+changes run inside ``changing()``. Of deploys of one name run together, the first to claim it wins: the
+others wait for it, then refuse, whether they would have replaced its service or been told it exists.
 """
 
 import dataclasses
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -20,7 +23,7 @@ from ..errors import DockerUnavailable, ServiceNotFound
 from ..scoring.config import ServerConfig
 from ..wording import phrase
 from ..workspace.private import private_folder
-from ..workspace.services import ServiceRecord, check_name, claim, load, load_all, services_root
+from ..workspace.services import DEPLOYING, ServiceRecord, check_name, claim, load, load_all, services_root
 from ..workspace.workspace import WorkspaceStore
 from . import app_folder
 from .base import DeploymentError, Plan, Progress, Target
@@ -29,6 +32,7 @@ from .local import LocalTarget, PortInUse, free_port, stop_strays
 TARGETS = ("local", "docker", "kubernetes")
 RESTARTABLE = ("local", "docker")  # a Kubernetes cluster restarts its pods itself
 PORT_ATTEMPTS = 5  # a port picked for the user and taken by another process before the server bound it
+GIVEN_KEYS = ("primary_key", "secondary_key")  # a deploy's keys; the record's are the ones served now
 
 
 def target_of(kind: str) -> Target:
@@ -72,14 +76,57 @@ def changing(home: Path, name: str, waiting: Progress) -> Iterator[ServiceRecord
 def deploy(
     store: WorkspaceStore, name: str, plan: Plan, overwrite: bool, progress: Progress, kind: str = "local"
 ) -> ServiceRecord:
-    """Make service ``name``; a deploy of a name that another process is deploying waits for it, then finds the
-    name taken (or, with ``overwrite``, replaces that service)."""
+    """Make service ``name`` (with ``overwrite``, in place of the service of that name). A deploy of a name that
+    another process is deploying waits for it, then refuses when that one made the service."""
     try:
         check_name(name)
     except ValueError as error:
         raise DeploymentError(str(error)) from None
-    with claim(store.home, name, progress):
+    with claim(store.home, name, progress, DEPLOYING) as waited_for:
+        made = (services_root(store.home) / name / "service.json").exists()
+        if waited_for is not None and waited_for.doing == DEPLOYING and made:
+            raise DeploymentError(_lost(name, overwrite))
         return _deploy(store, name, plan, overwrite, progress, kind)
+
+
+def _lost(name: str, overwrite: bool) -> str:
+    """Why a deploy that waited for another deploy of ``name`` refuses."""
+    again = phrase(api="Model.deploy(..., overwrite=True) again", cli=f"mldeploy deploy {name} ... --overwrite again")
+    made = "another deploy of it was in progress while this one waited, and has made it"
+    if not overwrite:
+        return already_exists(name, f": {made}")
+    return (
+        f"Service {name!r} was not replaced: {made}. This deploy changed nothing rather than replace a service "
+        f"deployed meanwhile; to replace it, run {again}."
+    )
+
+
+def already_exists(name: str, how: str = "") -> str:
+    """The refusal of a deploy without overwrite of a name taken (``how``: by whom)."""
+    return f"A service named {name!r} already exists{how}. " + phrase(
+        api=f"Pass overwrite=True to replace it, or delete it first (ws.webservices[{name!r}].delete()).",
+        cli=f"Add --overwrite to replace it, or delete it first: mldeploy service delete {name}",
+    )
+
+
+@contextmanager
+def awaiting(home: Path, record: ServiceRecord, progress: Progress) -> Iterator[None]:
+    """Hold the name of service ``record``, just deployed by this process, while it is awaited: another deploy
+    of it waits, then refuses, as while it was made. DeploymentError when another process replaced or deleted it
+    in between."""
+    with claim(home, record.name, progress, DEPLOYING):
+        try:
+            replaced = load(home, record.name).deploy_id != record.deploy_id
+        except ServiceNotFound:
+            raise DeploymentError(
+                f"Service {record.name!r} was deleted by another process before it became healthy."
+            ) from None
+        if replaced:
+            raise DeploymentError(
+                f"Service {record.name!r} was replaced by another deploy of it before this one became healthy: "
+                "that deploy's service is the one serving."
+            )
+        yield
 
 
 def _deploy(
@@ -90,7 +137,7 @@ def _deploy(
     target = target_of(kind)
     port = _port(target, plan.settings, kept)
     private_folder(folder)
-    record = ServiceRecord(name=name, target=kind, port=port, folder=str(folder))
+    record = ServiceRecord(name=name, target=kind, port=port, folder=str(folder), deploy_id=secrets.token_hex(8))
     try:
         _start(
             target, record, _prepare(store, target, record, plan, progress), port_given=bool(plan.settings.get("port"))
@@ -112,13 +159,7 @@ def _clear(home: Path, name: str, overwrite: bool) -> int | None:
     if not folder.exists():
         return None
     if not overwrite:
-        raise DeploymentError(
-            f"A service named {name!r} already exists. "
-            + phrase(
-                api=f"Pass overwrite=True to replace it, or delete it first (ws.webservices[{name!r}].delete()).",
-                cli=f"Add --overwrite to replace it, or delete it first: mldeploy service delete {name}",
-            )
-        )
+        raise DeploymentError(already_exists(name))
     replaced = load(home, name)
     delete(replaced)
     return replaced.port
@@ -169,12 +210,21 @@ def export(store: WorkspaceStore, name: str, plan: Plan, folder: Path, progress:
         return write_manifests(target.objects(record, config), folder)
 
 
+def updated_settings(record: ServiceRecord, given: dict[str, Any]) -> dict[str, Any]:
+    """The settings of service ``record`` with ``given`` changed: what is not given is kept, the keys as served
+    now (a key regenerated since the deploy is not given back)."""
+    kept = {setting: None if setting in GIVEN_KEYS else value for setting, value in record.deployment_config.items()}
+    return kept | given
+
+
 def update(store: WorkspaceStore, record: ServiceRecord, plan: Plan, progress: Progress) -> int:
     """Swap models, code, environment or settings in a new revision, then apply it. The generation to wait for."""
-    if plan.settings.get("port") not in (None, record.port):
-        raise DeploymentError(
-            f"The port of a running service cannot change (it is {record.port}); delete and deploy it again."
-        )
+    fixed = {"port": record.port, "namespace": record.deployment_config.get("namespace")}
+    for setting, value in fixed.items():
+        if plan.settings.get(setting) not in (None, value):
+            raise DeploymentError(
+                f"The {setting} of a running service cannot change (it is {value}); delete and deploy it again."
+            )
     target = target_of(record.target)
     target.admit(plan.settings, record.port, record)
     previous = record.app_root

@@ -263,8 +263,12 @@ class LocalTarget:
         return post_direct(record, body)
 
     def state(self, record: ServiceRecord) -> ServiceState:
+        """Stopped when the server ended cleanly, as asked (exit 0: SIGTERM, SIGINT); Failed when it ended otherwise
+        or its end was not recorded (its whole group killed)."""
         if not _serving(record):
-            return ServiceState.FAILED
+            _settle(record)
+            outcome = record.exit_status()
+            return ServiceState.STOPPED if outcome and outcome["code"] == 0 else ServiceState.FAILED
         if healthy(record.port):
             return ServiceState.HEALTHY
         status = record.status()

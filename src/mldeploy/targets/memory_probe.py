@@ -12,7 +12,7 @@ from typing import Any
 from ..scoring.config import ServerConfig
 from ..workspace.private import write_private
 from .capacity import GIB
-from .container_policy import DOCKER_HARDENING, docker_user
+from .container_policy import DOCKER_HARDENING, SERVICE_ENVIRONMENT, docker_user
 from .local import free_port
 
 PROBE_LABEL = "mldeploy.probe"
@@ -29,10 +29,16 @@ def _working_set(memory: dict[str, Any]) -> int:
 
 
 def measure_peak(
-    client: Any, image: str, command: list[str], mount: str, config: ServerConfig, limit_bytes: int
+    client: Any,
+    image: str,
+    command: list[str],
+    mount: str,
+    config: ServerConfig,
+    limit_bytes: int,
+    user: tuple[int, int],
 ) -> int | None:
-    """Peak working set in bytes of the server from ``image`` up to the end of init(); None when it did not
-    become ready under ``limit_bytes`` within the probe's time."""
+    """Peak working set in bytes of the server from ``image``, run as ``user`` (the service's), up to the end of
+    init(); None when it did not become ready under ``limit_bytes`` within the probe's time."""
     with tempfile.TemporaryDirectory(prefix="mldeploy-probe-") as folder:
         probe = dataclasses.replace(config, port=free_port(), status_file=f"{mount}/status.json", debug_port=None)
         config_file = Path(folder, "server.json")
@@ -40,8 +46,8 @@ def measure_peak(
         container = client.containers.run(
             image, [*command[:-1], f"{mount}/server.json"], detach=True, network_mode="host",
             mem_limit=limit_bytes, memswap_limit=limit_bytes, labels={PROBE_LABEL: image},
-            volumes={folder: {"bind": mount, "mode": "rw"}}, user=docker_user(Path(folder), config_file),
-            **DOCKER_HARDENING,
+            volumes={folder: {"bind": mount, "mode": "rw"}}, user=docker_user(user, Path(folder), config_file),
+            environment=SERVICE_ENVIRONMENT, **DOCKER_HARDENING,
         )  # fmt: skip
         status_file = Path(folder, "status.json")
         peak, ready = 0, False

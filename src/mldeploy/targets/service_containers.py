@@ -27,7 +27,15 @@ from ..scoring.reuseport import TAKE_OVER_ENV
 from ..workspace.private import private_folder, write_private
 from ..workspace.services import ServiceRecord
 from .capacity import GIB, SERVICE_LABEL
-from .container_policy import DOCKER_HARDENING, docker_user, hand_over, stop_timeout_s
+from .container_policy import (
+    DOCKER_HARDENING,
+    SERVICE_ENVIRONMENT,
+    docker_user,
+    hand_over,
+    service_user,
+    stop_timeout_s,
+)
+from .package import SERVER_UID
 
 MOUNT = "/var/mldeploy/service"
 COMMAND = ["/opt/mldeploy/env/bin/python", "-m", "mldeploy.scoring", f"{MOUNT}/server.json"]
@@ -101,20 +109,14 @@ def run(client: Any, record: ServiceRecord, config: ServerConfig, successor: boo
         restart_policy={"Name": "on-failure"}, binds={str(own): {"bind": MOUNT, "mode": "rw"}}, **DOCKER_HARDENING,
     )  # fmt: skip
     name = f"{container_name(record)}-{tag}" if successor else container_name(record)
-    hand_over(record.path)
+    user = docker_user(service_user(record.uid), own, own / "server.json")
     created = client.api.create_container(  # the client's containers.run() cannot set a stop timeout
-        record.image, COMMAND, name=name, host_config=host, user=docker_user(own, own / "server.json"),
-        stop_timeout=stop_timeout_s(config), environment={TAKE_OVER_ENV: "1"} if successor else None,
+        record.image, COMMAND, name=name, host_config=host, user=user, stop_timeout=stop_timeout_s(config),
+        environment={**SERVICE_ENVIRONMENT, **({TAKE_OVER_ENV: "1"} if successor else {})},
         labels={SERVICE_LABEL: record.name, WORKSPACE_LABEL: str(record.path), TAG_LABEL: tag},
     )  # fmt: skip
     client.api.start(created["Id"])
     return client.containers.get(created["Id"])
-
-
-def write_config(record: ServiceRecord, config: ServerConfig) -> None:
-    """The service's config: the serving container's (handed over to the image's user, as the folder)."""
-    record.write_config(config)
-    hand_over(record.config_file)
 
 
 def refresh(client: Any, container_id: str) -> Any:
@@ -148,7 +150,13 @@ def copy_config(record: ServiceRecord, container: Any) -> None:
     own = config_file(record, container)
     if own != record.config_file:
         write_private(own, record.config_file.read_text())
-    hand_over(own, record.config_file)
+    hand_over(user_of(container), own)
+
+
+def user_of(container: Any) -> tuple[int, int]:
+    """(uid, gid) ``container`` runs as (the image's user when none was given)."""
+    uid, _, gid = str(container.attrs["Config"].get("User") or SERVER_UID).partition(":")
+    return int(uid), int(gid or uid)
 
 
 def discard(record: ServiceRecord, container: Any) -> None:

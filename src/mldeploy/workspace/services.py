@@ -40,6 +40,7 @@ class ServiceRecord:
     port: int
     folder: str
     revision: int = 1
+    deploy_id: str = ""  # made by each deploy: a service replaced by another deploy has another
     pid: int | None = None
     watcher: int | None = None  # local: the server's parent, which records how it ended
     entry_script: str = ""  # as the user gave it
@@ -50,6 +51,7 @@ class ServiceRecord:
     deployment_config: dict[str, Any] = field(default_factory=dict)
     keys: list[str] = field(default_factory=list)  # primary, secondary: when auth is enabled
     image: str | None = None  # docker: the deployment image's tag
+    uid: int | None = None  # docker: the user its containers run as (None: recorded before each service had one)
     started: float = 0.0  # when the server (container) was last started, as a Unix time
     scoring_url: str | None = None  # kubernetes: the scoring URI through the API server's service proxy
 
@@ -139,26 +141,46 @@ def services_using(home: Path, model_id: str) -> list[str]:
     return [record.name for record in load_all(home) if model_id in record.models]
 
 
+@dataclass(frozen=True)
+class Holder:
+    """A process that holds, or last held, a service's name, and what it does with it."""
+
+    pid: str
+    doing: str
+
+
+DEPLOYING = "deploying"  # a deploy, from claiming the name until its service is awaited
+CHANGING = "changing"
+
+
 @contextmanager
-def claim(home: Path, name: str, waiting: Callable[[str], None]) -> Iterator[None]:
+def claim(home: Path, name: str, waiting: Callable[[str], None], doing: str = CHANGING) -> Iterator[Holder | None]:
     """Hold service ``name``: deploys, updates, reloads, key changes and deletes of one name run one at a time.
 
     An exclusive ``flock`` on ``locks/services/<name>``, outside the service's folder (which a delete removes).
     The kernel releases it when the holder exits, even when killed with SIGKILL, so a killed process never
     blocks the name. The file is never deleted (a process waiting on the deleted file and one locking its
-    successor would both hold the name); it holds the last holder's pid, for ``waiting``, which is told once
-    when another process holds the name and this one waits for it.
+    successor would both hold the name); it holds the last holder's pid and what it was ``doing``, for
+    ``waiting``, which is told once when another process holds the name and this one waits for it. Gives the
+    process that held the name last when this one had to wait (None when the name was free at once).
     """
     descriptor = os.open(private_folder(claims_root(home)) / name, os.O_RDWR | os.O_CREAT, FILE_MODE)
     try:
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            last = None
         except BlockingIOError:
-            holder = os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "unknown"
-            waiting(f"waiting for process {holder}, which is changing service {name!r}")
+            holder = _holder(descriptor)
+            waiting(f"waiting for process {holder.pid}, which is {holder.doing} service {name!r}")
             fcntl.flock(descriptor, fcntl.LOCK_EX)
+            last = _holder(descriptor)
         os.ftruncate(descriptor, 0)
-        os.pwrite(descriptor, str(os.getpid()).encode(), 0)
-        yield
+        os.pwrite(descriptor, f"{os.getpid()} {doing}".encode(), 0)
+        yield last
     finally:
         os.close(descriptor)
+
+
+def _holder(descriptor: int) -> Holder:
+    pid, _, doing = os.pread(descriptor, 64, 0).decode(errors="replace").strip().partition(" ")
+    return Holder(pid or "unknown", doing or CHANGING)
